@@ -1,0 +1,205 @@
+/*
+ * async.c: the handle API (RpcAsyncInitializeHandle, the async call,
+ * RpcAsyncGetCallStatus, RpcAsyncCompleteCall, RpcAsyncCancelCall).
+ *
+ * A handle's state lives in its runtime[] slots and changes by atomic
+ * operations only, so that polling never takes a lock and two threads can
+ * never both win a transition (submit, consume).
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static int handle_valid(const arpc_async *a)
+{
+	return a && a->size == sizeof(arpc_async) && a->signature == ASYNC_SIGNATURE;
+}
+
+static int handle_transition(arpc_async *a, uintptr_t from, uintptr_t to)
+{
+	void *expected = (void *)from;
+	return __atomic_compare_exchange_n(&a->runtime[RT_STATE], &expected, (void *)to, 0,
+	                                   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
+static struct call *handle_record(const arpc_async *a)
+{
+	return (struct call *)handle_load(a, RT_RECORD);
+}
+
+arpc_status arpc_async_init(arpc_async *a, size_t size)
+{
+	if (!a || size != sizeof(arpc_async))
+		return ARPC_S_INVALID_ARG;
+	if (handle_valid(a)) {
+		uintptr_t state = handle_load(a, RT_STATE);
+		if (state == HANDLE_PENDING)
+			return ARPC_S_ASYNC_HANDLE_BUSY;
+		/* A completed call that was never consumed: release it now. */
+		struct call *c = handle_record(a);
+		if (state == HANDLE_COMPLETE && c && c->async == a &&
+		    handle_transition(a, HANDLE_COMPLETE, HANDLE_CONSUMED))
+			call_unref(c);
+	}
+	a->size = sizeof(arpc_async);
+	a->signature = ASYNC_SIGNATURE;
+	a->flags = 0;
+	memset(a->runtime, 0, sizeof(a->runtime));
+	handle_store(a, RT_STATE, HANDLE_INIT);
+	return ARPC_S_OK;
+}
+
+static struct call *call_new(arpc_binding *b, arpc_async *a, void *out, size_t out_cap)
+{
+	struct call *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->async = a;
+	c->out = out;
+	c->out_cap = out_cap;
+	c->heap_idx = SIZE_MAX;
+	list_node_init(&c->link);
+	atomic_init(&c->refs, 1); /* the handle's, dropped when it is consumed */
+	if (a->flags & ARPC_CALL_ONEWAY)
+		c->flags |= CALL_ONEWAY;
+	c->b = b;
+	binding_ref(b);
+	return c;
+}
+
+static arpc_status check_call_args(arpc_binding *b, const arpc_async *a, const char *method,
+                                   const void *req, size_t req_len, const void *out,
+                                   size_t out_cap)
+{
+	if (!b || !method || (!req && req_len) || (!out && out_cap))
+		return ARPC_S_INVALID_ARG;
+	if (!wire_method_valid(method, strnlen(method, WIRE_METHOD_MAX + 1)))
+		return ARPC_S_INVALID_ARG;
+	if (a->flags & ~ARPC_CALL_ONEWAY)
+		return ARPC_S_INVALID_ARG;
+	return ARPC_S_OK;
+}
+
+arpc_status arpc_call_async(arpc_binding *b, arpc_async *a, const char *method, const void *req,
+                            size_t req_len, void *out, size_t out_cap)
+{
+	if (!handle_valid(a))
+		return ARPC_S_INVALID_ASYNC_HANDLE;
+	uintptr_t state = handle_load(a, RT_STATE);
+	if (state == HANDLE_PENDING)
+		return ARPC_S_ASYNC_HANDLE_BUSY;
+	if (state != HANDLE_INIT)
+		return ARPC_S_INVALID_ASYNC_HANDLE;
+	arpc_status st = check_call_args(b, a, method, req, req_len, out, out_cap);
+	if (st != ARPC_S_OK)
+		return st;
+	/* Claim the handle: of two threads racing to use it, one wins. */
+	if (!handle_transition(a, HANDLE_INIT, HANDLE_PENDING))
+		return ARPC_S_ASYNC_HANDLE_BUSY;
+
+	struct call *c = call_new(b, a, out, out_cap);
+	if (!c) {
+		handle_store(a, RT_STATE, HANDLE_INIT);
+		return ARPC_S_NO_MEMORY;
+	}
+	st = notify_prepare(&c->notify, a);
+	if (st == ARPC_S_OK) {
+		handle_store(a, RT_RECORD, (uintptr_t)c);
+		pthread_mutex_lock(&b->mu);
+		uint32_t timeout = a->timeout_ms ? a->timeout_ms : b->timeout_ms;
+		c->deadline = (c->flags & CALL_ONEWAY) ? 0 : deadline_after_ms(timeout);
+		st = binding_submit_locked(b, c, method, strlen(method), req, req_len);
+		pthread_mutex_unlock(&b->mu);
+		if (st == ARPC_S_OK)
+			return ARPC_S_OK;
+		handle_store(a, RT_RECORD, 0);
+		notify_release(&c->notify);
+	}
+	/* Not started: no notification, and the handle is as it was. */
+	call_unref(c);
+	handle_store(a, RT_STATE, HANDLE_INIT);
+	return st;
+}
+
+arpc_status arpc_async_get_status(const arpc_async *a)
+{
+	if (!handle_valid(a))
+		return ARPC_S_INVALID_ASYNC_HANDLE;
+	switch (handle_load(a, RT_STATE)) {
+	case HANDLE_PENDING:
+		return ARPC_S_ASYNC_CALL_PENDING;
+	case HANDLE_COMPLETE:
+		return (arpc_status)handle_load(a, RT_STATUS);
+	default:
+		return ARPC_S_INVALID_ASYNC_HANDLE;
+	}
+}
+
+/* Moves the result out of the record into *reply; the reply owns it now. */
+static void take_reply(struct call *c, arpc_reply *reply)
+{
+	reply->len = c->len;
+	reply->fault = c->fault;
+	reply->detail = c->detail;
+	c->detail = NULL;
+	if (c->status == ARPC_S_OK) {
+		reply->data = c->data;
+		if (c->data != c->out)
+			reply->alloc_ = c->data;
+		c->data = NULL;
+	}
+}
+
+arpc_status arpc_async_complete(arpc_async *a, arpc_reply *reply)
+{
+	if (reply)
+		memset(reply, 0, sizeof(*reply));
+	if (!handle_valid(a))
+		return ARPC_S_INVALID_ASYNC_HANDLE;
+	uintptr_t state = handle_load(a, RT_STATE);
+	if (state == HANDLE_PENDING)
+		return ARPC_S_ASYNC_CALL_PENDING;
+	if (state != HANDLE_COMPLETE || !handle_transition(a, HANDLE_COMPLETE, HANDLE_CONSUMED))
+		return ARPC_S_INVALID_ASYNC_HANDLE;
+	struct call *c = handle_record(a);
+	arpc_status st = c->status;
+	if (reply)
+		take_reply(c, reply);
+	handle_store(a, RT_RECORD, 0);
+	call_unref(c);
+	return st;
+}
+
+arpc_status arpc_async_cancel(arpc_async *a, int abortive)
+{
+	if (!handle_valid(a))
+		return ARPC_S_INVALID_ASYNC_HANDLE;
+	uintptr_t state = handle_load(a, RT_STATE);
+	if (state == HANDLE_COMPLETE)
+		return ARPC_S_OK; /* already complete: harmless */
+	if (state != HANDLE_PENDING)
+		return ARPC_S_INVALID_ASYNC_HANDLE;
+	struct call *c = handle_record(a);
+	if (!c)
+		return ARPC_S_OK; /* still being submitted by another thread */
+	/* The record holds a binding reference until consumed, and a pending
+	 * handle cannot be consumed, so b is alive here. */
+	struct arpc_binding *b = c->b;
+	pthread_mutex_lock(&b->mu);
+	if (!(c->flags & CALL_COMPLETED) && c->conn)
+		conn_cancel_locked(c->conn, c, abortive);
+	pthread_mutex_unlock(&b->mu);
+	return ARPC_S_OK;
+}
+
+void arpc_reply_free(arpc_reply *reply)
+{
+	if (!reply)
+		return;
+	free(reply->alloc_);
+	free(reply->detail);
+	memset(reply, 0, sizeof(*reply));
+}

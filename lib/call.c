@@ -1,0 +1,101 @@
+/*
+ * call.c: call records, and call_complete_locked(), the one function that
+ * finishes a call.  Every way a call ends (reply, fault, cancel, timeout,
+ * connection loss, binding close) comes through it, it runs once per call,
+ * and it is the only code that sends a notification.
+ */
+#include "config.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static char *copy_detail(const uint8_t *data, size_t len)
+{
+	if (len == 0)
+		return NULL;
+	char *s = malloc(len + 1);
+	if (s) {
+		memcpy(s, data, len);
+		s[len] = '\0';
+	}
+	return s;
+}
+
+/* Takes the result out of a REPLY frame: the payload into the caller's
+ * buffer or a fresh allocation, the fault code, the detail.  Returns the
+ * call's final status. */
+arpc_status call_set_reply_locked(struct call *c, const struct wire_frame *f)
+{
+	arpc_status st = (arpc_status)f->word;
+	if (st == ARPC_S_OK) {
+		c->len = f->data_len;
+		if (c->out) {
+			if (f->data_len > c->out_cap)
+				return ARPC_S_BUFFER_TOO_SMALL;
+			memcpy(c->out, f->data, f->data_len);
+			c->data = c->out;
+			return ARPC_S_OK;
+		}
+		c->data = malloc(f->data_len ? f->data_len : 1);
+		if (!c->data) {
+			c->len = 0;
+			return ARPC_S_NO_MEMORY;
+		}
+		memcpy(c->data, f->data, f->data_len);
+		return ARPC_S_OK;
+	}
+	if (st == ARPC_S_APP_FAULT)
+		c->fault = f->fault;
+	/* A missing detail is not worth failing the call over. */
+	c->detail = copy_detail(f->data, f->data_len);
+	return st;
+}
+
+void call_complete_locked(struct call *c, arpc_status st)
+{
+	assert(!(c->flags & CALL_COMPLETED));
+	c->flags |= CALL_COMPLETED;
+	c->status = st;
+	c->conn = NULL;
+
+	if (c->sync) {
+		/* The waiter is on its own stack and needs b->mu, held here, to
+		 * see `done`: it cannot return before we are finished with it. */
+		c->sync->done = 1;
+		pthread_cond_signal(&c->sync->cv);
+		return;
+	}
+
+	struct notify_spec spec = c->notify;
+	arpc_async *a = c->async;
+	struct arpc_ctx *ctx = c->b->ctx;
+	if (spec.type == ARPC_NOTIFY_CALLBACK)
+		atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+
+	/* Publish: the status first, then the state that makes it readable. */
+	handle_store(a, RT_STATUS, (uintptr_t)st);
+	handle_store(a, RT_STATE, HANDLE_COMPLETE);
+	/* From here the application may consume the handle and free `c`. */
+	notify_deliver(ctx, &spec, a, st, c);
+}
+
+void call_free_result(struct call *c)
+{
+	if (c->data && c->data != c->out)
+		free(c->data);
+	c->data = NULL;
+	free(c->detail);
+	c->detail = NULL;
+}
+
+void call_unref(struct call *c)
+{
+	if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	call_free_result(c);
+	binding_unref(c->b);
+	free(c);
+}

@@ -1,0 +1,629 @@
+/*
+ * conn.c: one connection to arpcd: sending requests, reading replies,
+ * failing every call exactly once when the connection dies.  Everything
+ * here runs with the binding's mutex held (internal.h, "Locking"); the
+ * watcher callbacks at the end run on the I/O thread and take it.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* The largest reply body the client accepts: far above any server's
+ * max_frame, but a bound on what a broken server can make us allocate. */
+#define CLIENT_MAX_BODY (64u * 1024u * 1024u)
+#define TABLE_INITIAL_SIZE 64u
+/* Reads per wake before the loop moves on to other work. */
+#define READS_PER_WAKE 16
+/* A connection nobody watched for this long is checked before reuse. */
+#define IDLE_PROBE_NS 1000000000ull
+
+static void rio_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void wio_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+struct conn *conn_new(struct arpc_binding *b, int fd)
+{
+	struct conn *conn = calloc(1, sizeof(*conn));
+	if (!conn)
+		return NULL;
+	conn->table = calloc(TABLE_INITIAL_SIZE, sizeof(*conn->table));
+	if (!conn->table) {
+		free(conn);
+		return NULL;
+	}
+	conn->table_size = TABLE_INITIAL_SIZE;
+	conn->b = b;
+	binding_ref(b);
+	conn->fd = fd;
+	conn->next_id = 1;
+	conn->last_used = now_ns();
+	wire_decoder_init(&conn->in, CLIENT_MAX_BODY);
+	list_init(&conn->followers);
+	list_init(&conn->oneway);
+	list_node_init(&conn->kick_link);
+	list_node_init(&conn->dead_link);
+	list_node_init(&conn->cork_link);
+	list_push_back(&b->conns, &conn->b_link);
+	ev_io_init(&conn->rio, rio_cb, fd, EV_READ);
+	ev_io_init(&conn->wio, wio_cb, fd, EV_WRITE);
+	ev_init(&conn->deadline_timer, timer_cb);
+	conn->rio.data = conn->wio.data = conn->deadline_timer.data = conn;
+	return conn;
+}
+
+/* On the I/O thread, once the conn is dead and nobody reads it. */
+void conn_destroy(struct conn *conn)
+{
+	struct ev_loop *loop = conn->b->ctx->loop;
+	ev_io_stop(loop, &conn->rio);
+	ev_io_stop(loop, &conn->wio);
+	ev_timer_stop(loop, &conn->deadline_timer);
+	close(conn->fd);
+	wire_decoder_free(&conn->in);
+	free(conn->out.buf);
+	free(conn->table);
+	free(conn->heap);
+	struct arpc_binding *b = conn->b;
+	free(conn);
+	binding_unref(b);
+}
+
+int conn_usable(const struct conn *conn)
+{
+	return conn && !conn->dead && !conn->goaway;
+}
+
+/* ---- output queue ------------------------------------------------------ */
+
+static size_t outq_len(const struct outq *q)
+{
+	return q->end - q->start;
+}
+
+static int outq_reserve(struct outq *q, size_t more)
+{
+	if (q->cap - q->end >= more)
+		return 0;
+	size_t len = outq_len(q);
+	if (q->start > 0) {
+		memmove(q->buf, q->buf + q->start, len);
+		q->start = 0;
+		q->end = len;
+		if (q->cap - q->end >= more)
+			return 0;
+	}
+	size_t ncap = q->cap ? q->cap * 2 : 4096;
+	while (ncap - len < more)
+		ncap *= 2;
+	uint8_t *nbuf = realloc(q->buf, ncap);
+	if (!nbuf)
+		return -1;
+	q->buf = nbuf;
+	q->cap = ncap;
+	return 0;
+}
+
+static void outq_append(struct outq *q, const void *p, size_t n)
+{
+	memcpy(q->buf + q->end, p, n);
+	q->end += n;
+}
+
+/* ---- who does what next ------------------------------------------------ */
+
+static int on_iothread(const struct conn *conn)
+{
+	return ctx_on_thread(conn->b->ctx);
+}
+
+/* Queued output gets written: at the end of the current batch when we are
+ * on the I/O thread (so that many replies' follow-up requests go out in one
+ * write), else by the I/O thread's write watcher. */
+static void want_write(struct conn *conn)
+{
+	if (on_iothread(conn))
+		ctx_cork(conn->b->ctx, conn);
+	else if (!conn->iot_writing)
+		ctx_kick(conn->b->ctx, conn, KICK_WRITE);
+}
+
+/* Outstanding asynchronous calls need someone reading the socket. */
+static void want_reader(struct conn *conn)
+{
+	if (conn->thread_readers > 0 || conn->iot_reading)
+		return;
+	if (on_iothread(conn))
+		conn_iot_apply_locked(conn, KICK_READ);
+	else
+		ctx_kick(conn->b->ctx, conn, KICK_READ);
+}
+
+static void want_timer(struct conn *conn)
+{
+	if (on_iothread(conn))
+		conn_iot_apply_locked(conn, KICK_TIMER);
+	else
+		ctx_kick(conn->b->ctx, conn, KICK_TIMER);
+}
+
+/* ---- sending ----------------------------------------------------------- */
+
+/*
+ * Sends iov[0..n) (total bytes), straight to the socket when nothing is
+ * queued ahead and we are not on the I/O thread, queuing what the socket
+ * does not take.  Room for all of it is reserved first, so a request is
+ * never left half-written for lack of memory.  Returns 0; -ENOMEM (nothing
+ * sent or queued); -EPIPE when the connection turned out dead: nothing of
+ * these bytes is on the wire, and the caller must fail the conn.
+ */
+static int conn_send_locked(struct conn *conn, const struct iovec *iov, int n, size_t total)
+{
+	if (outq_reserve(&conn->out, total) < 0)
+		return -ENOMEM;
+	size_t sent = 0;
+	if (outq_len(&conn->out) == 0 && !on_iothread(conn)) {
+		ssize_t w;
+		do
+			w = writev(conn->fd, iov, n);
+		while (w < 0 && errno == EINTR);
+		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+			return -EPIPE; /* the caller fails the conn */
+		sent = w > 0 ? (size_t)w : 0;
+	}
+	conn->queued_total += total;
+	conn->written_total += sent;
+	for (int i = 0; i < n; i++) {
+		size_t len = iov[i].iov_len;
+		if (sent >= len) {
+			sent -= len;
+			continue;
+		}
+		outq_append(&conn->out, (const uint8_t *)iov[i].iov_base + sent, len - sent);
+		sent = 0;
+	}
+	if (outq_len(&conn->out) > 0)
+		want_write(conn);
+	return 0;
+}
+
+/* A CANCEL or PONG: best effort, as the peer copes with its absence. */
+static void send_control_locked(struct conn *conn, uint8_t type, uint32_t id)
+{
+	uint8_t frame[WIRE_HEADER_SIZE];
+	wire_pack_control(frame, type, id, 0);
+	struct iovec iov = { frame, sizeof(frame) };
+	if (conn_send_locked(conn, &iov, 1, sizeof(frame)) == -EPIPE)
+		conn_fail_locked(conn, ARPC_S_CALL_FAILED, ARPC_S_CALL_FAILED_DNE);
+}
+
+static uint32_t alloc_id(struct conn *conn)
+{
+	for (;;) {
+		uint32_t id = conn->next_id++;
+		if (id != 0 && !calltab_find(conn, id))
+			return id;
+	}
+}
+
+static uint32_t deadline_word(uint64_t deadline)
+{
+	if (!deadline)
+		return 0;
+	uint64_t now = now_ns();
+	uint64_t ms = deadline > now ? (deadline - now + 999999u) / 1000000u : 1;
+	return ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
+}
+
+/* Takes a call out of every index of its conn. */
+static void detach_call(struct conn *conn, struct call *c)
+{
+	calltab_remove(conn, c);
+	deadlines_remove(conn, c);
+	if (list_linked(&c->link))
+		list_remove(&c->link);
+}
+
+arpc_status conn_submit_locked(struct conn *conn, struct call *c, const char *method,
+                               size_t method_len, const void *req, size_t req_len)
+{
+	int oneway = (c->flags & CALL_ONEWAY) != 0;
+	uint8_t prefix[WIRE_REQUEST_PREFIX_MAX];
+
+	c->id = alloc_id(conn);
+	size_t plen = wire_pack_request_prefix(prefix, c->id, oneway ? WIRE_FLAG_ONEWAY : 0,
+	                                       deadline_word(c->deadline), method, method_len,
+	                                       req_len);
+	if (plen == 0)
+		return ARPC_S_INVALID_ARG;
+	if (c->deadline && c->async && deadlines_push(conn, c) < 0)
+		return ARPC_S_NO_MEMORY;
+	if (oneway)
+		list_push_back(&conn->oneway, &c->link);
+	else
+		calltab_insert(conn, c);
+	c->conn = conn;
+	c->end_offset = conn->queued_total + plen + req_len;
+
+	struct iovec iov[2] = { { prefix, plen }, { (void *)(uintptr_t)req, req_len } };
+	int r = conn_send_locked(conn, iov, req_len ? 2 : 1, plen + req_len);
+	if (r < 0) {
+		/* Not on the wire: the call was never accepted.  It leaves the conn
+		 * before the conn fails, so that only the others are notified. */
+		detach_call(conn, c);
+		c->conn = NULL;
+		if (r == -ENOMEM)
+			return ARPC_S_NO_MEMORY;
+		conn_fail_locked(conn, ARPC_S_CALL_FAILED, ARPC_S_CALL_FAILED_DNE);
+		return ARPC_S_CALL_FAILED_DNE;
+	}
+	conn->last_used = now_ns();
+	if (oneway) {
+		/* Completed by the I/O thread once written, never on this stack. */
+		if (outq_len(&conn->out) == 0)
+			want_write(conn);
+	} else if (c->async) {
+		want_reader(conn);
+	}
+	if (c->deadline && c->async && deadlines_min(conn) == c)
+		want_timer(conn);
+	return ARPC_S_OK;
+}
+
+/* ---- failing ----------------------------------------------------------- */
+
+static arpc_status status_by_progress(const struct conn *conn, const struct call *c,
+                                      arpc_status sent, arpc_status unsent)
+{
+	return conn->written_total >= c->end_offset ? sent : unsent;
+}
+
+void conn_fail_locked(struct conn *conn, arpc_status sent, arpc_status unsent)
+{
+	if (conn->dead)
+		return;
+	conn->dead = 1;
+	/* Wakes a synchronous leader blocked in poll() on this socket. */
+	(void)shutdown(conn->fd, SHUT_RDWR);
+	if (conn->b->conn == conn)
+		conn->b->conn = NULL;
+	list_remove(&conn->b_link);
+
+	struct call *c;
+	while ((c = calltab_any(conn))) {
+		detach_call(conn, c);
+		call_complete_locked(c, status_by_progress(conn, c, sent, unsent));
+	}
+	struct list_node *n;
+	while ((n = list_pop_front(&conn->oneway))) {
+		c = list_entry(n, struct call, link);
+		deadlines_remove(conn, c);
+		call_complete_locked(c, status_by_progress(conn, c, ARPC_S_OK, unsent));
+	}
+	if (conn->thread_readers == 0)
+		ctx_retire(conn->b->ctx, conn);
+}
+
+/* A conn that got GOAWAY and is no longer its binding's current one goes as
+ * soon as its last call is answered. */
+static void retire_if_drained(struct conn *conn)
+{
+	if (conn->goaway && !conn->dead && conn->n_calls == 0 && list_empty(&conn->oneway) &&
+	    conn->b->conn != conn)
+		conn_fail_locked(conn, ARPC_S_CALL_FAILED, ARPC_S_CALL_FAILED_DNE);
+}
+
+void conn_cancel_locked(struct conn *conn, struct call *c, int abortive)
+{
+	if (c->flags & CALL_ONEWAY)
+		return; /* nothing to cancel: it completes once written */
+	if (!(c->flags & CALL_CANCEL_SENT)) {
+		c->flags |= CALL_CANCEL_SENT;
+		send_control_locked(conn, WIRE_CANCEL, c->id);
+	}
+	if (abortive && !(c->flags & CALL_COMPLETED) && c->conn == conn) {
+		detach_call(conn, c);
+		call_complete_locked(c, ARPC_S_CALL_CANCELLED);
+		retire_if_drained(conn);
+	}
+}
+
+void conn_abandon_locked(struct conn *conn, struct call *c, arpc_status st)
+{
+	detach_call(conn, c);
+	if (st == ARPC_S_TIMEOUT && !(c->flags & CALL_ONEWAY))
+		send_control_locked(conn, WIRE_CANCEL, c->id);
+	call_complete_locked(c, st);
+	retire_if_drained(conn);
+}
+
+static void expire_locked(struct conn *conn, uint64_t now)
+{
+	struct call *c;
+	while (!conn->dead && (c = deadlines_min(conn)) && c->deadline <= now)
+		conn_abandon_locked(conn, c, ARPC_S_TIMEOUT);
+}
+
+/* ---- receiving --------------------------------------------------------- */
+
+static void handle_reply(struct conn *conn, const struct wire_frame *f)
+{
+	struct call *c = calltab_find(conn, f->call_id);
+	if (!c)
+		return; /* the call was given up (abortive cancel, timeout) */
+	detach_call(conn, c);
+	call_complete_locked(c, call_set_reply_locked(c, f));
+	retire_if_drained(conn);
+}
+
+/* The server will answer calls up to last_id and no others: those were not
+ * executed and never will be. */
+static void handle_goaway(struct conn *conn, uint32_t last_id)
+{
+	conn->goaway = 1;
+	conn->goaway_last_id = last_id;
+	for (size_t i = 0; i < conn->table_size; i++) {
+		struct call *c = conn->table[i];
+		while (c) {
+			struct call *next = c->hnext;
+			if (c->id > last_id) {
+				detach_call(conn, c);
+				call_complete_locked(c, ARPC_S_CALL_FAILED_DNE);
+			}
+			c = next;
+		}
+	}
+	retire_if_drained(conn);
+}
+
+static void handle_frame(struct conn *conn, const struct wire_frame *f)
+{
+	switch (f->type) {
+	case WIRE_REPLY:
+		handle_reply(conn, f);
+		break;
+	case WIRE_PING:
+		send_control_locked(conn, WIRE_PONG, f->call_id);
+		break;
+	case WIRE_PONG:
+		break;
+	case WIRE_GOAWAY:
+		handle_goaway(conn, f->call_id);
+		break;
+	default:
+		/* REQUEST or CANCEL: a server never sends these. */
+		conn_fail_locked(conn, ARPC_S_PROTOCOL_ERROR, ARPC_S_CALL_FAILED_DNE);
+		break;
+	}
+}
+
+/* Returns -1 when the conn died. */
+static int process_frames(struct conn *conn)
+{
+	struct wire_frame f;
+	int r;
+	while ((r = wire_decoder_next(&conn->in, &f)) == 1) {
+		handle_frame(conn, &f);
+		if (conn->dead)
+			return -1;
+	}
+	if (r < 0) {
+		conn_fail_locked(conn, ARPC_S_PROTOCOL_ERROR, ARPC_S_CALL_FAILED_DNE);
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads what the socket has (without blocking) and handles every whole
+ * frame.  EOF or an error fails the conn. */
+void conn_read_locked(struct conn *conn)
+{
+	for (int i = 0; i < READS_PER_WAKE && !conn->dead; i++) {
+		size_t room;
+		uint8_t *p = wire_decoder_space(&conn->in, &room);
+		if (!p) {
+			conn_fail_locked(conn, ARPC_S_CALL_FAILED, ARPC_S_CALL_FAILED_DNE);
+			return;
+		}
+		ssize_t n = read(conn->fd, p, room);
+		if (n > 0) {
+			wire_decoder_commit(&conn->in, (size_t)n);
+			if (process_frames(conn) < 0)
+				return;
+			if ((size_t)n < room)
+				return; /* drained */
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		conn_fail_locked(conn, ARPC_S_CALL_FAILED, ARPC_S_CALL_FAILED_DNE);
+		return;
+	}
+}
+
+/* Before reusing a conn nobody has watched for a while, see whether the
+ * server said goodbye meanwhile (idle timeout, restart), so the call goes
+ * to a fresh connection instead of failing. */
+void conn_probe_idle_locked(struct conn *conn, uint64_t now)
+{
+	if (conn->dead || conn->iot_reading || conn->thread_readers || conn->n_calls ||
+	    now - conn->last_used < IDLE_PROBE_NS)
+		return;
+	char ch;
+	ssize_t n = recv(conn->fd, &ch, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+		conn_read_locked(conn);
+}
+
+/* A synchronous leader stops reading: hand the socket to a follower that
+ * still waits, else to the I/O thread if asynchronous calls remain. */
+void conn_release_reader_locked(struct conn *conn)
+{
+	conn->thread_readers = 0;
+	if (conn->dead) {
+		ctx_retire(conn->b->ctx, conn);
+		return;
+	}
+	for (struct list_node *n = conn->followers.head.next; n != &conn->followers.head;
+	     n = n->next) {
+		struct sync_wait *sw = list_entry(n, struct sync_wait, link);
+		if (!sw->done) {
+			pthread_cond_signal(&sw->cv);
+			return;
+		}
+	}
+	if (conn->n_async > 0)
+		want_reader(conn);
+}
+
+/* ---- the I/O thread's side --------------------------------------------- */
+
+/* Writes the output queue; completes one-way calls that are now written;
+ * keeps the write watcher running exactly while output remains. */
+static void flush_locked(struct conn *conn)
+{
+	struct outq *q = &conn->out;
+	while (outq_len(q) > 0) {
+		ssize_t w = write(conn->fd, q->buf + q->start, outq_len(q));
+		if (w > 0) {
+			q->start += (size_t)w;
+			conn->written_total += (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		conn_fail_locked(conn, ARPC_S_CALL_FAILED, ARPC_S_CALL_FAILED_DNE);
+		return;
+	}
+	if (outq_len(q) == 0)
+		q->start = q->end = 0;
+
+	struct list_node *n;
+	while ((n = list_front(&conn->oneway))) {
+		struct call *c = list_entry(n, struct call, link);
+		if (conn->written_total < c->end_offset)
+			break;
+		detach_call(conn, c);
+		call_complete_locked(c, ARPC_S_OK);
+	}
+	retire_if_drained(conn);
+	if (conn->dead)
+		return;
+
+	struct ev_loop *loop = conn->b->ctx->loop;
+	if (outq_len(q) > 0 && !conn->iot_writing) {
+		ev_io_start(loop, &conn->wio);
+		conn->iot_writing = 1;
+	} else if (outq_len(q) == 0 && conn->iot_writing) {
+		ev_io_stop(loop, &conn->wio);
+		conn->iot_writing = 0;
+	}
+}
+
+static void arm_timer(struct conn *conn)
+{
+	struct ev_loop *loop = conn->b->ctx->loop;
+	struct call *c = deadlines_min(conn);
+	if (!c) {
+		ev_timer_stop(loop, &conn->deadline_timer);
+		conn->timer_at = 0;
+		return;
+	}
+	if (conn->timer_at == c->deadline && ev_is_active(&conn->deadline_timer))
+		return;
+	uint64_t now = now_ns();
+	double after = c->deadline > now ? (double)(c->deadline - now) / 1e9 : 0.0;
+	ev_timer_stop(loop, &conn->deadline_timer);
+	ev_timer_set(&conn->deadline_timer, after, 0.0);
+	ev_timer_start(loop, &conn->deadline_timer);
+	conn->timer_at = c->deadline;
+}
+
+void conn_iot_apply_locked(struct conn *conn, unsigned flags)
+{
+	if (conn->dead)
+		return;
+	if ((flags & KICK_READ) && conn->thread_readers == 0 && !conn->iot_reading) {
+		ev_io_start(conn->b->ctx->loop, &conn->rio);
+		conn->iot_reading = 1;
+	}
+	if (flags & KICK_WRITE)
+		flush_locked(conn);
+	if ((flags & KICK_TIMER) && !conn->dead)
+		arm_timer(conn);
+}
+
+/* Flushes a corked conn at the end of the I/O thread's batch. */
+void conn_uncork(struct conn *conn)
+{
+	struct arpc_binding *b = conn->b;
+	pthread_mutex_lock(&b->mu);
+	conn->corked = 0;
+	if (!conn->dead)
+		flush_locked(conn);
+	pthread_mutex_unlock(&b->mu);
+}
+
+static void stop_reading(struct conn *conn)
+{
+	if (conn->iot_reading) {
+		ev_io_stop(conn->b->ctx->loop, &conn->rio);
+		conn->iot_reading = 0;
+	}
+}
+
+static void rio_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct conn *conn = w->data;
+	struct arpc_binding *b = conn->b;
+	struct arpc_ctx *ctx = b->ctx;
+	pthread_mutex_lock(&b->mu);
+	/* A synchronous leader reads now; it hands the socket back when done. */
+	if (conn->dead || conn->thread_readers > 0)
+		stop_reading(conn);
+	else
+		conn_read_locked(conn);
+	if (conn->dead)
+		stop_reading(conn);
+	pthread_mutex_unlock(&b->mu);
+	ctx_run_pending(ctx);
+}
+
+static void wio_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct conn *conn = w->data;
+	struct arpc_binding *b = conn->b;
+	struct arpc_ctx *ctx = b->ctx;
+	pthread_mutex_lock(&b->mu);
+	if (!conn->dead)
+		flush_locked(conn);
+	if (conn->dead && conn->iot_writing) {
+		ev_io_stop(loop, &conn->wio);
+		conn->iot_writing = 0;
+	}
+	pthread_mutex_unlock(&b->mu);
+	ctx_run_pending(ctx);
+}
+
+static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct conn *conn = w->data;
+	struct arpc_binding *b = conn->b;
+	struct arpc_ctx *ctx = b->ctx;
+	pthread_mutex_lock(&b->mu);
+	conn->timer_at = 0;
+	expire_locked(conn, now_ns());
+	if (!conn->dead)
+		arm_timer(conn);
+	pthread_mutex_unlock(&b->mu);
+	ctx_run_pending(ctx);
+}
