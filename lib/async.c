@@ -44,8 +44,13 @@ arpc_status arpc_async_init(arpc_async *a, size_t size)
 		    handle_transition(a, HANDLE_COMPLETE, HANDLE_CONSUMED))
 			call_unref(c);
 	}
+	/* What the application sets per call starts from a known state, so
+	 * stack garbage can never become a deadline or a notification kind.
+	 * user_info and u stay: the application may set them first. */
 	a->size = sizeof(arpc_async);
 	a->signature = ASYNC_SIGNATURE;
+	a->notify = ARPC_NOTIFY_NONE;
+	a->timeout_ms = 0;
 	a->flags = 0;
 	memset(a->runtime, 0, sizeof(a->runtime));
 	handle_store(a, RT_STATE, HANDLE_INIT);

@@ -1,13 +1,35 @@
 /*
- * client-harness.h: what libarpc's integration tests need of a daemon.
+ * client-harness.h: what libarpc's integration tests need of a real arpcd,
+ * on top of the daemon harness (harness.h): one daemon per test program,
+ * started by the group setup in a fresh temporary directory.
  */
 #ifndef ARPC_CLIENT_HARNESS_H
 #define ARPC_CLIENT_HARNESS_H
 
-/* cmocka group setup/teardown: start and stop a real arpcd. */
+#include <stdint.h>
+
+/* cmocka group setup/teardown: start arpcd; stop it, failing the group if
+ * it did not exit with status 0 (a sanitizer report, a leak). */
 int client_setup(void **state);
 int client_teardown(void **state);
-/* The endpoint of the running daemon, "unix:/tmp/.../arpcd.sock". */
+
+/* The running daemon's endpoint, "unix:/tmp/.../arpcd.sock". */
 const char *client_endpoint(void);
+
+/* Kills the daemon with `sig` and reaps it (bounded).  Returns 0. */
+int client_daemon_kill(int sig);
+
+/* Starts the daemon again on the same endpoint; returns 0 when it serves. */
+int client_daemon_restart(void);
+
+/* A counter from sys.stats, or -1 if it cannot be read. */
+long long client_daemon_stat(const char *key);
+
+/* Polls `cond(arg)` every millisecond until it holds or `ms` pass; returns
+ * whether it held.  Every wait in the tests is bounded this way. */
+int client_wait_until(int (*cond)(void *arg), void *arg, int ms);
+
+/* A little-endian u32 request payload, as demo.async_delay takes. */
+void client_u32(uint8_t out[4], uint32_t v);
 
 #endif
