@@ -173,12 +173,16 @@ static int run_queued(struct apcq *q)
 
 int arpc_apc_fd(void)
 {
+	if (ctx_on_any_iothread())
+		return -1; /* I/O threads have no APC queue */
 	struct apcq *q = apcq_self();
 	return q ? fdq_fd(&q->q) : -1;
 }
 
 int arpc_apc_dispatch(void)
 {
+	if (ctx_on_any_iothread())
+		return -1; /* I/O threads have no APC queue */
 	struct apcq *q = apcq_self();
 	return q ? run_queued(q) : -1;
 }
@@ -192,6 +196,8 @@ arpc_status arpc_wait_alertable(int fd, uint32_t ms)
 {
 	if (fd < -1)
 		return ARPC_S_INVALID_ARG;
+	if (ctx_on_any_iothread())
+		return ARPC_S_WRONG_THREAD; /* a CALLBACK must not block the loop */
 	struct apcq *q = apcq_self();
 	if (!q)
 		return ARPC_S_NO_MEMORY;

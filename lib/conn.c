@@ -168,9 +168,12 @@ static int conn_send_locked(struct conn *conn, const struct iovec *iov, int n, s
 		return -ENOMEM;
 	size_t sent = 0;
 	if (outq_len(&conn->out) == 0 && !on_iothread(conn)) {
+		/* sendmsg, not writev: MSG_NOSIGNAL, so a dead peer is EPIPE for
+		 * us rather than SIGPIPE for the application. */
+		struct msghdr mh = { .msg_iov = (struct iovec *)(uintptr_t)iov, .msg_iovlen = (size_t)n };
 		ssize_t w;
 		do
-			w = writev(conn->fd, iov, n);
+			w = sendmsg(conn->fd, &mh, MSG_NOSIGNAL);
 		while (w < 0 && errno == EINTR);
 		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
 			return -EPIPE; /* the caller fails the conn */
@@ -491,7 +494,7 @@ static void flush_locked(struct conn *conn)
 {
 	struct outq *q = &conn->out;
 	while (outq_len(q) > 0) {
-		ssize_t w = write(conn->fd, q->buf + q->start, outq_len(q));
+		ssize_t w = send(conn->fd, q->buf + q->start, outq_len(q), MSG_NOSIGNAL);
 		if (w > 0) {
 			q->start += (size_t)w;
 			conn->written_total += (size_t)w;

@@ -20,6 +20,11 @@ int ctx_on_thread(const struct arpc_ctx *ctx)
 	return running_ctx == ctx;
 }
 
+int ctx_on_any_iothread(void)
+{
+	return running_ctx != NULL;
+}
+
 /* Runs what the current batch left: CALLBACK notifications (no lock held,
  * so they may call the library) and the writes that requests made during
  * the batch corked.  Called at the end of every watcher callback. */

@@ -225,6 +225,7 @@ struct arpc_ctx {
 /* ctx.c */
 ARPC_HIDDEN struct arpc_ctx *ctx_default(void);
 ARPC_HIDDEN int ctx_on_thread(const struct arpc_ctx *ctx);
+ARPC_HIDDEN int ctx_on_any_iothread(void);
 ARPC_HIDDEN void ctx_kick(struct arpc_ctx *ctx, struct conn *conn, unsigned flags);
 ARPC_HIDDEN void ctx_retire(struct arpc_ctx *ctx, struct conn *conn);
 ARPC_HIDDEN void ctx_queue_callback(struct arpc_ctx *ctx, struct call *c);

@@ -36,6 +36,10 @@ arpc_status notify_prepare(struct notify_spec *spec, const arpc_async *a)
 			if (!q)
 				return ARPC_S_INVALID_ARG; /* that thread has no APC queue */
 		} else {
+			/* From a CALLBACK, "the calling thread" is the I/O thread,
+			 * which never waits alertably: the APC could never run. */
+			if (ctx_on_any_iothread())
+				return ARPC_S_INVALID_ARG;
 			q = apcq_self();
 			if (!q)
 				return ARPC_S_NO_MEMORY;

@@ -235,7 +235,9 @@ ARPC_EXPORT arpc_status arpc_async_init(arpc_async *a, size_t size);
  *                                (re-initialize a completed handle);
  *   ARPC_S_ASYNC_HANDLE_BUSY     the handle has a pending call (left untouched);
  *   ARPC_S_INVALID_ARG           bad method name, notify kind or parameters,
- *                                or an APC target thread with no APC queue;
+ *                                an APC target thread with no APC queue, or
+ *                                an APC to the calling thread from a CALLBACK
+ *                                (the I/O thread never waits alertably);
  *   ARPC_S_SERVER_UNAVAILABLE    the connection could not be (re)established;
  *   ARPC_S_CALL_CANCELLED        the binding is closing;
  *   ARPC_S_NO_MEMORY.
@@ -307,7 +309,9 @@ ARPC_EXPORT arpc_status arpc_call(arpc_binding *b, const char *method, const voi
  * ------------------------------------------------------------------------ */
 
 /* SleepEx(ms, TRUE): returns ARPC_S_APC_RAN as soon as one or more APCs ran,
- * else ARPC_S_OK after `ms` milliseconds. */
+ * else ARPC_S_OK after `ms` milliseconds.  This and arpc_wait_alertable
+ * return ARPC_S_WRONG_THREAD on the library's I/O thread (in a CALLBACK),
+ * which must not block and has no APC queue. */
 ARPC_EXPORT arpc_status arpc_sleep_alertable(uint32_t ms);
 
 /* Waits up to `ms` for `fd` to become readable or for APCs (which it runs).
@@ -318,11 +322,12 @@ ARPC_EXPORT arpc_status arpc_wait_alertable(int fd, uint32_t ms);
 
 /* This thread's APC queue fd, readable while APCs are queued; for the
  * thread's own poll loop, which then calls arpc_apc_dispatch().  Owned by the
- * library; -1 on failure (out of memory or file descriptors). */
+ * library; -1 on failure (out of memory or file descriptors) and on the
+ * library's I/O thread. */
 ARPC_EXPORT int arpc_apc_fd(void);
 
 /* Runs this thread's queued APCs; returns how many ran (0 or more), or -1 if
- * the thread's queue could not be created. */
+ * the thread's queue could not be created or this is the I/O thread. */
 ARPC_EXPORT int arpc_apc_dispatch(void);
 
 /* How many APCs were dropped because their thread exited. */

@@ -170,11 +170,34 @@ static void test_close_cancels_every_pending_call_once(void **state)
 	arpc_cq_destroy(cq);
 }
 
+/* A binding used only for synchronous calls has nobody watching its idle
+ * socket.  The daemon dies; the next call writes to a dead socket: that
+ * must be an error for the call (EPIPE), not SIGPIPE for the process. */
+static void test_call_on_idle_binding_after_daemon_died(void **state)
+{
+	arpc_binding *b;
+	assert_int_equal(arpc_binding_open(client_endpoint(), &b), ARPC_S_OK);
+	arpc_reply r;
+	assert_int_equal(arpc_call(b, "demo.echo", "1", 1, &r), ARPC_S_OK);
+	arpc_reply_free(&r);
+	assert_int_equal(client_daemon_kill(SIGKILL), 0);
+	/* Nothing of the request went out, so the library tried a fresh
+	 * connection, and nothing listens. */
+	assert_int_equal(arpc_call(b, "demo.echo", "2", 1, &r), ARPC_S_SERVER_UNAVAILABLE);
+	assert_int_equal(client_daemon_restart(), 0);
+	assert_int_equal(arpc_call(b, "demo.echo", "3", 1, &r), ARPC_S_OK);
+	assert_int_equal(r.len, 1);
+	assert_memory_equal(r.data, "3", 1);
+	arpc_reply_free(&r);
+	arpc_binding_close(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sigkill_fails_every_pending_call_once),
 		cmocka_unit_test(test_close_cancels_every_pending_call_once),
+		cmocka_unit_test(test_call_on_idle_binding_after_daemon_died),
 	};
 	return cmocka_run_group_tests_name("daemon-killed", tests, client_setup, client_teardown);
 }

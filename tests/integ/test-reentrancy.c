@@ -43,6 +43,8 @@ struct scene {
 
 static struct scene sc;
 
+static void on_fn(arpc_async *a, arpc_event ev);
+
 static void handle_x(arpc_async *a)
 {
 	assert_ptr_equal(a, &sc.x);
@@ -62,6 +64,21 @@ static void handle_x(arpc_async *a)
 	arpc_reply r;
 	sc.sync_status = arpc_call(sc.b2, "sys.ping", NULL, 0, &r);
 	arpc_reply_free(&r);
+
+	if (sc.kind == ARPC_NOTIFY_CALLBACK) {
+		/* The I/O thread must not block, and has no APC queue: an APC to
+		 * "the calling thread" could never run, so it is refused. */
+		assert_int_equal(arpc_sleep_alertable(10), ARPC_S_WRONG_THREAD);
+		assert_int_equal(arpc_wait_alertable(-1, 10), ARPC_S_WRONG_THREAD);
+		assert_int_equal(arpc_apc_fd(), -1);
+		arpc_async apc;
+		assert_int_equal(arpc_async_init(&apc, sizeof(apc)), ARPC_S_OK);
+		apc.notify = ARPC_NOTIFY_APC;
+		apc.u.apc.fn = on_fn;
+		apc.u.apc.to_thread = 0;
+		assert_int_equal(arpc_call_async(sc.b2, &apc, "sys.ping", NULL, 0, NULL, 0),
+		                 ARPC_S_INVALID_ARG);
+	}
 
 	/* Close the binding whose call we are being told about. */
 	arpc_binding_close(sc.b1);
