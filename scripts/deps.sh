@@ -4,9 +4,12 @@
 # needs root or sudo only when something is missing.
 set -eu
 
-# build; test (cmocka); fuzz (clang, libFuzzer runtime)
+# build; test (cmocka; systemd-analyze and systemd-socket-activate for the
+# unit and activation tests; man for the man-page check); fuzz (clang and
+# the libFuzzer runtime)
 ARPC_PACKAGES="build-essential autoconf automake libtool pkg-config
 libev-dev libinih-dev libsystemd-dev libcmocka-dev
+systemd man-db
 clang libclang-rt-14-dev"
 
 missing=
