@@ -1,0 +1,418 @@
+/*
+ * conn.c: one client connection (see conn.h).
+ */
+#include <config.h> /* autoconf's */
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "access.h"
+#include "arpcd.h"
+#include "config.h"
+#include "conn.h"
+#include "dispatch.h"
+#include "log.h"
+#include "servercall.h"
+
+/* Reads per readiness event: bounded, so one busy client cannot starve
+ * the others; level-triggered I/O brings us back for the rest. */
+#define READS_PER_EVENT 4
+
+static void read_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void write_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void idle_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+/* For refusals before a conn exists: one GOAWAY, best effort, then close.
+ * A fresh socket's send buffer always has room for 16 bytes. */
+static void refuse_fd(int fd, uint32_t status)
+{
+	uint8_t frame[WIRE_HEADER_SIZE];
+	wire_pack_control(frame, WIRE_GOAWAY, 0, status);
+	ssize_t w = send(fd, frame, sizeof(frame), MSG_NOSIGNAL | MSG_DONTWAIT);
+	(void)w; /* the peer may already be gone: nothing else to tell it */
+	close(fd);
+}
+
+static void start_idle_timer(struct conn *c)
+{
+	uint32_t ms = c->srv->cfg->idle_timeout_ms;
+	if (ms == 0 || ev_is_active(&c->idle))
+		return;
+	c->last_active = ev_now(c->srv->loop);
+	ev_timer_set(&c->idle, ms / 1000.0, 0.0);
+	ev_timer_start(c->srv->loop, &c->idle);
+}
+
+void conn_new(struct server *srv, int fd, int is_unix, const char *tcp_peer)
+{
+	const char *why;
+	struct conn *c = calloc(1, sizeof(*c));
+	if (!c) {
+		log_warnx("cannot take a new connection: out of memory, closing it");
+		close(fd);
+		return;
+	}
+	c->srv = srv;
+	c->fd = fd;
+	c->id = ++srv->next_conn_id;
+	snprintf(c->peer, sizeof(c->peer), "conn %llu (tcp %s)", (unsigned long long)c->id,
+	         tcp_peer ? tcp_peer : "?");
+	if (is_unix) {
+		int r = access_read_peer(c);
+		if (r < 0) {
+			errno = -r;
+			log_warn("conn %llu: cannot read the peer's credentials, closing",
+			         (unsigned long long)c->id);
+			close(fd);
+			free(c);
+			return;
+		}
+	}
+	if (!access_allowed(srv->cfg, c, &why)) {
+		log_notice("%s: refused: %s", c->peer, why);
+		refuse_fd(fd, ARPC_S_ACCESS_DENIED);
+		free(c);
+		return;
+	}
+	wire_decoder_init(&c->dec, (uint32_t)srv->cfg->max_frame);
+	ev_io_init(&c->rio, read_cb, fd, EV_READ);
+	ev_io_init(&c->wio, write_cb, fd, EV_WRITE);
+	ev_init(&c->idle, idle_cb);
+	c->rio.data = c->wio.data = c->idle.data = c;
+	ev_io_start(srv->loop, &c->rio);
+	start_idle_timer(c);
+	TAILQ_INSERT_TAIL(&srv->conns, c, link);
+	srv->st.connections++;
+	srv->st.connections_total++;
+	log_debug("%s: connected", c->peer);
+}
+
+void conn_refuse(int fd, uint32_t status)
+{
+	refuse_fd(fd, status);
+}
+
+static void mark_flush(struct conn *c)
+{
+	if (!c->on_flush && !c->closed) {
+		TAILQ_INSERT_TAIL(&c->srv->flush, c, flush_link);
+		c->on_flush = 1;
+	}
+}
+
+void conn_close_later(struct conn *c, const char *why)
+{
+	if (c->closed || c->close_now)
+		return;
+	c->close_now = 1;
+	c->close_why = why;
+	if (!c->paused) {
+		ev_io_stop(c->srv->loop, &c->rio);
+		c->paused = 1;
+	}
+	mark_flush(c);
+}
+
+static void queued(struct conn *c)
+{
+	if (c->out.bytes > c->srv->cfg->max_output_buffer) {
+		log_warnx("%s: %zu bytes of replies unread (over max_output_buffer), disconnecting",
+		          c->peer, c->out.bytes);
+		conn_close_later(c, "output buffer over max_output_buffer");
+	}
+	mark_flush(c);
+}
+
+static size_t reply_prefix_len(uint32_t status)
+{
+	return WIRE_HEADER_SIZE + (status == ARPC_S_APP_FAULT ? 4u : 0u);
+}
+
+void conn_queue_reply(struct conn *c, uint32_t id, uint32_t status, uint32_t fault,
+                      const void *data, size_t len)
+{
+	if (c->closed)
+		return;
+	size_t plen = reply_prefix_len(status);
+	uint8_t *p = outq_reserve(&c->out, plen + len);
+	if (!p) {
+		log_warnx("%s: out of memory for a reply, disconnecting", c->peer);
+		conn_close_later(c, "out of memory");
+		return;
+	}
+	wire_pack_reply_prefix(p, id, status, fault, len);
+	if (len)
+		memcpy(p + plen, data, len);
+	queued(c);
+}
+
+void conn_queue_reply_chunk(struct conn *c, uint32_t id, uint32_t status, uint32_t fault,
+                            struct ochunk *ch)
+{
+	if (c->closed) {
+		ochunk_free(ch);
+		return;
+	}
+	size_t plen = reply_prefix_len(status);
+	ch->off -= plen;
+	wire_pack_reply_prefix(ch->data + ch->off, id, status, fault, ch->len);
+	ch->len += plen;
+	outq_append_chunk(&c->out, ch);
+	queued(c);
+}
+
+void conn_queue_control(struct conn *c, uint8_t type, uint32_t call_id, uint32_t word)
+{
+	if (c->closed)
+		return;
+	uint8_t *p = outq_reserve(&c->out, WIRE_HEADER_SIZE);
+	if (!p) {
+		log_warnx("%s: out of memory for a %s frame, disconnecting", c->peer,
+		          wire_type_name(type));
+		conn_close_later(c, "out of memory");
+		return;
+	}
+	wire_pack_control(p, type, call_id, word);
+	queued(c);
+}
+
+static void pause_reading(struct conn *c)
+{
+	if (c->paused)
+		return;
+	c->paused = 1;
+	ev_io_stop(c->srv->loop, &c->rio);
+	log_debug("%s: %u calls in flight: reading paused", c->peer, c->calls.count);
+}
+
+void conn_call_done(struct conn *c, uint32_t id)
+{
+	idmap_remove(&c->calls, id);
+	if (c->paused && !c->close_now && c->calls.count < c->srv->cfg->max_inflight) {
+		c->paused = 0;
+		ev_io_start(c->srv->loop, &c->rio);
+		/* Frames already buffered wait for no new bytes: look at them now
+		 * (from the loop, not from inside this call's completion). */
+		ev_feed_event(c->srv->loop, &c->rio, EV_READ);
+	}
+	if (c->draining)
+		mark_flush(c);
+}
+
+/* Decodes and dispatches every whole frame in the buffer, up to the
+ * in-flight limit. */
+static void process_frames(struct conn *c)
+{
+	struct wire_frame f;
+	uint64_t now = 0;
+	while (!c->closed) {
+		if (c->calls.count >= c->srv->cfg->max_inflight) {
+			pause_reading(c);
+			return;
+		}
+		int r = wire_decoder_next(&c->dec, &f);
+		if (r == 0)
+			return;
+		if (r == WIRE_E_NOMEM) {
+			log_warnx("%s: out of memory for the receive buffer, disconnecting", c->peer);
+			conn_close(c, "out of memory");
+			return;
+		}
+		if (r < 0) {
+			conn_protocol_error(c, "%s", wire_error_message(r));
+			return;
+		}
+		if (!now)
+			now = now_ns(); /* once per batch: no clock read per frame */
+		dispatch_frame(c, &f, now);
+	}
+}
+
+static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct conn *c = w->data;
+	process_frames(c); /* what a resume left buffered */
+	for (int i = 0; i < READS_PER_EVENT && !c->closed && !c->paused; i++) {
+		size_t room;
+		uint8_t *space = wire_decoder_space(&c->dec, &room);
+		if (!space) {
+			process_frames(c); /* reports the decoder's error, if any */
+			return;
+		}
+		ssize_t n = read(c->fd, space, room);
+		if (n > 0) {
+			wire_decoder_commit(&c->dec, (size_t)n);
+			c->last_active = ev_now(loop);
+			process_frames(c);
+			if ((size_t)n < room)
+				return; /* the socket is drained */
+		} else if (n == 0) {
+			conn_close(c, "closed by the peer");
+			return;
+		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			return;
+		} else if (errno != EINTR) {
+			conn_close(c, strerror(errno));
+			return;
+		}
+	}
+}
+
+/* After output was written: close what is due. */
+static void after_write(struct conn *c)
+{
+	if (c->close_now)
+		conn_close(c, c->close_why);
+	else if (c->draining && c->calls.count == 0 && outq_empty(&c->out))
+		conn_close(c, "drained after GOAWAY");
+}
+
+static void write_out(struct conn *c)
+{
+	int r = outq_flush(&c->out, c->fd);
+	if (r < 0) {
+		conn_close(c, r == -EPIPE || r == -ECONNRESET ? "closed by the peer" : strerror(-r));
+		return;
+	}
+	if (r == 1 && !c->writing) {
+		c->writing = 1;
+		ev_io_start(c->srv->loop, &c->wio);
+	} else if (r == 0 && c->writing) {
+		c->writing = 0;
+		ev_io_stop(c->srv->loop, &c->wio);
+	}
+	if (r == 0 || c->close_now)
+		after_write(c);
+}
+
+static void write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	write_out(w->data);
+}
+
+void conns_flush(struct server *srv)
+{
+	struct conn *c;
+	while ((c = TAILQ_FIRST(&srv->flush))) {
+		TAILQ_REMOVE(&srv->flush, c, flush_link);
+		c->on_flush = 0;
+		if (c->writing && !c->close_now)
+			continue; /* wio is on it */
+		write_out(c);
+	}
+}
+
+void conn_protocol_error(struct conn *c, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+	if (c->closed)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_warnx("%s: protocol error: %s; sending GOAWAY and closing", c->peer, msg);
+	c->srv->st.protocol_errors++;
+	conn_queue_control(c, WIRE_GOAWAY, c->max_call_id, ARPC_S_PROTOCOL_ERROR);
+	(void)outq_flush(&c->out, c->fd); /* best effort: the stream is unusable anyway */
+	conn_close(c, "protocol error");
+}
+
+void conn_goaway(struct conn *c, uint32_t status)
+{
+	if (c->closed || c->draining)
+		return;
+	c->draining = 1;
+	conn_queue_control(c, WIRE_GOAWAY, c->max_call_id, status);
+}
+
+static void idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct conn *c = w->data;
+	uint32_t ms = c->srv->cfg->idle_timeout_ms;
+	if (ms == 0)
+		return; /* turned off by a reload */
+	ev_tstamp timeout = ms / 1000.0;
+	ev_tstamp left = c->last_active + timeout - ev_now(loop);
+	/* libev's "be smart about timeouts": reads only store a time stamp;
+	 * the timer re-arms itself for whatever is left. */
+	if (left <= 0 && (c->calls.count > 0 || !outq_empty(&c->out))) {
+		c->last_active = ev_now(loop); /* waiting on us is not idling */
+		left = timeout;
+	}
+	if (left > 0) {
+		ev_timer_set(w, left, 0.0);
+		ev_timer_start(loop, w);
+		return;
+	}
+	log_debug("%s: idle for %u ms, closing", c->peer, ms);
+	conn_goaway(c, ARPC_S_OK);
+}
+
+void conn_close(struct conn *c, const char *why)
+{
+	struct server *srv = c->srv;
+	if (c->closed)
+		return;
+	c->closed = 1;
+	log_debug("%s: closed: %s", c->peer, why);
+	ev_io_stop(srv->loop, &c->rio);
+	ev_io_stop(srv->loop, &c->wio);
+	ev_timer_stop(srv->loop, &c->idle);
+	if (c->on_flush) {
+		TAILQ_REMOVE(&srv->flush, c, flush_link);
+		c->on_flush = 0;
+	}
+	close(c->fd);
+	c->fd = -1;
+	TAILQ_REMOVE(&srv->conns, c, link);
+	TAILQ_INSERT_TAIL(&srv->dead, c, link);
+	srv->st.connections--;
+
+	/* Detach every call before cancelling any: a cancel callback may finish
+	 * another call of this connection, which must then not look for it in
+	 * a table being walked. */
+	struct idmap calls = c->calls;
+	memset(&c->calls, 0, sizeof(c->calls));
+	for (uint32_t i = 0; i < calls.cap; i++)
+		if (calls.slots[i].val)
+			servercall_detach(calls.slots[i].val);
+	for (uint32_t i = 0; i < calls.cap; i++)
+		if (calls.slots[i].val)
+			servercall_cancel(calls.slots[i].val, ARPC_CANCEL_DISCONNECT);
+	for (uint32_t i = 0; i < calls.cap; i++)
+		if (calls.slots[i].val)
+			servercall_release(calls.slots[i].val);
+	idmap_free(&calls);
+	server_call_retired(srv);
+}
+
+void conns_free_dead(struct server *srv)
+{
+	struct conn *c;
+	while ((c = TAILQ_FIRST(&srv->dead))) {
+		TAILQ_REMOVE(&srv->dead, c, link);
+		wire_decoder_free(&c->dec);
+		outq_free(&c->out);
+		free(c);
+	}
+}
+
+void conns_apply_config(struct server *srv)
+{
+	struct conn *c;
+	TAILQ_FOREACH(c, &srv->conns, link) {
+		wire_decoder_set_max_body(&c->dec, (uint32_t)srv->cfg->max_frame);
+		start_idle_timer(c);
+		if (c->paused && !c->close_now && c->calls.count < srv->cfg->max_inflight) {
+			c->paused = 0;
+			ev_io_start(srv->loop, &c->rio);
+			ev_feed_event(srv->loop, &c->rio, EV_READ);
+		}
+	}
+}

@@ -1,0 +1,135 @@
+/*
+ * harness.h: what integration tests need to run a real arpcd and talk to
+ * it, for the daemon's tests and the client library's alike.
+ *
+ * A harness is a temporary directory (mkdtemp) holding a config that
+ * listens on a unix socket inside it, arpcd's log (its stderr), and a
+ * datagram socket that arpcd's sd_notify messages go to, so starting waits
+ * for READY=1 rather than polling.  arpcd is $ARPC_TOP_BUILDDIR/daemon/arpcd.
+ * Every wait is bounded; harness_cleanup() kills what is left and removes
+ * the directory, so tests call it from their teardown, which cmocka runs
+ * on failures too.
+ *
+ * The raw wire client (wc_*) speaks the protocol with lib/wire.h and
+ * nothing else, so tests can send exactly the bytes they mean.
+ */
+#ifndef ARPC_TEST_HARNESS_H
+#define ARPC_TEST_HARNESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "wire.h"
+
+/* Bound on every wait: start-up, shutdown, a reply. */
+#define HARNESS_TIMEOUT_MS 10000
+
+struct harness {
+	char dir[40];
+	char sock[64];      /* DIR/arpcd.sock */
+	char endpoint[72];  /* "unix:DIR/arpcd.sock" */
+	char conf[64];      /* DIR/arpcd.conf */
+	char log[64];       /* DIR/arpcd.log: arpcd's stdout and stderr */
+	char notify[64];    /* DIR/notify.sock */
+	int notify_fd;
+	pid_t pid;          /* 0 when not running */
+};
+
+/*
+ * Makes the directory and writes DIR/arpcd.conf:
+ *     [daemon]
+ *     listen = unix:DIR/arpcd.sock
+ * then `extra` (may be NULL) verbatim: it may go on with [daemon] keys and
+ * open other sections.  Does not start arpcd.  Returns 0, or -1 (printed).
+ */
+int harness_init(struct harness *h, const char *extra);
+
+/* Starts arpcd -c DIR/arpcd.conf [args...] and waits for READY=1.  `args`
+ * is NULL or a NULL-terminated list of extra arguments.  Returns 0, or -1
+ * (arpcd's log is printed, and it is killed). */
+int harness_start(struct harness *h, const char *const *args);
+
+/* SIGTERM, then waits for arpcd to exit (SIGKILL after HARNESS_TIMEOUT_MS).
+ * Returns its exit status, 128 + signal if a signal ended it, or -1 if it
+ * had to be killed.  A status other than 0 prints its log. */
+int harness_stop(struct harness *h);
+
+/* Sends `sig` and reaps arpcd (SIGKILL fallback); returns as harness_stop. */
+int harness_kill(struct harness *h, int sig);
+
+/* Waits for arpcd to exit on its own; returns as harness_stop. */
+int harness_wait_exit(struct harness *h, int timeout_ms);
+
+/* Starts arpcd again, same directory, config and socket (after a kill). */
+int harness_restart(struct harness *h);
+
+/* Kills arpcd if it runs, removes the directory.  Safe to call twice. */
+void harness_cleanup(struct harness *h);
+
+/* Writes DIR/name with `text`; its path goes to path[0..len). 0 or -1. */
+int harness_write_file(struct harness *h, const char *name, const char *text, char *path,
+                       size_t len);
+
+/* The arpcd executable's path. */
+const char *harness_arpcd(void);
+
+/* Runs arpcd with argv (argv[0] ignored), collecting its stdout and stderr
+ * into out[0..len) (NUL-terminated).  Returns its exit status, or -1. */
+int harness_run(const char *const *argv, char *out, size_t len);
+
+/* Whether arpcd's log contains `needle`. */
+int harness_log_contains(const struct harness *h, const char *needle);
+
+/* A counter of sys.stats (asked on a new connection), or -1. */
+long long harness_stat(const struct harness *h, const char *key);
+
+/* Polls cond(arg) every millisecond until it holds or ms pass. */
+int harness_wait_until(int (*cond)(void *arg), void *arg, int ms);
+
+/* Milliseconds on CLOCK_MONOTONIC. */
+int64_t harness_now_ms(void);
+
+/* ------------------------------------------------------------------------
+ * The raw wire client.
+ * ------------------------------------------------------------------------ */
+
+struct wc {
+	int fd;
+	struct wire_decoder dec;
+};
+
+/* A frame read by wc_read; data is malloc'd (wc_frame_free). */
+struct wc_frame {
+	uint8_t type;
+	uint16_t flags;
+	uint32_t call_id;
+	uint32_t word;  /* REPLY, GOAWAY: the status */
+	uint32_t fault; /* REPLY with ARPC_S_APP_FAULT */
+	uint8_t *data;
+	size_t len;
+};
+
+/* Connects to "unix:/path" or "tcp:host:port".  0, or -1 with errno. */
+int wc_connect(struct wc *c, const char *endpoint);
+void wc_close(struct wc *c);
+
+/* Writes all n bytes (bounded).  0 or -1. */
+int wc_send_raw(struct wc *c, const void *buf, size_t n);
+int wc_send_request(struct wc *c, uint32_t id, const char *method, const void *payload,
+                    size_t len, uint32_t deadline_ms, uint16_t flags);
+/* A request whose payload is one u32 LE (demo.async_delay, demo.sleep). */
+int wc_send_u32(struct wc *c, uint32_t id, const char *method, uint32_t v);
+int wc_send_control(struct wc *c, uint8_t type, uint32_t id);
+
+/* Reads the next frame: 1, 0 on EOF (or ECONNRESET), -1 on timeout or a
+ * decoding error. */
+int wc_read(struct wc *c, struct wc_frame *f, int timeout_ms);
+void wc_frame_free(struct wc_frame *f);
+
+/* Sends a request and reads its reply, which must be the next frame.
+ * Returns the reply's status (word), or -1. */
+int wc_call(struct wc *c, uint32_t id, const char *method, const void *payload, size_t len,
+            struct wc_frame *reply);
+
+#endif
