@@ -39,6 +39,7 @@ struct slot {
 	atomic_int notified; /* notifications seen for the current call */
 	int busy;
 	int event_fd;        /* EVENT: one per slot, so each count is exact */
+	struct worker *w;    /* the thread that owns the slot */
 };
 
 struct worker {
@@ -69,21 +70,11 @@ static void on_apc(arpc_async *a, arpc_event ev)
 	atomic_fetch_add(&s->notified, 1);
 }
 
-static struct worker *worker_of_slot(struct worker *all, struct slot *s)
-{
-	for (int i = 0; i < THREADS; i++)
-		if (s >= all[i].slots && s < all[i].slots + WINDOW)
-			return &all[i];
-	return NULL;
-}
-
-static struct worker *all_workers;
-
 /* CALLBACK: runs on the I/O thread; hands the slot to its worker. */
 static void on_callback_queue(arpc_async *a, arpc_event ev)
 {
 	struct slot *s = a->user_info;
-	struct worker *w = worker_of_slot(all_workers, s);
+	struct worker *w = s->w;
 	atomic_fetch_add(&s->notified, 1);
 	pthread_mutex_lock(&w->cb_mu);
 	w->cb_ready[w->cb_n++] = (int)(s - w->slots);
@@ -303,7 +294,6 @@ static void run_path(arpc_notify_type kind)
 {
 	struct worker w[THREADS];
 	memset(w, 0, sizeof(w));
-	all_workers = w;
 	arpc_binding *b;
 	assert_int_equal(arpc_binding_open(client_endpoint(), &b), ARPC_S_OK);
 	for (int i = 0; i < THREADS; i++) {
@@ -311,6 +301,7 @@ static void run_path(arpc_notify_type kind)
 		w[i].kind = kind;
 		w[i].id = i;
 		for (int k = 0; k < WINDOW; k++) {
+			w[i].slots[k].w = &w[i];
 			w[i].slots[k].event_fd = eventfd(0, EFD_CLOEXEC);
 			assert_true(w[i].slots[k].event_fd >= 0);
 		}

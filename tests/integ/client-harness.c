@@ -1,0 +1,88 @@
+/*
+ * client-harness.c: client-harness.h on the daemon harness: one arpcd per
+ * test program, started by the cmocka group setup.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <setjmp.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <cmocka.h>
+
+#include "client-harness.h"
+#include "harness.h"
+
+static struct harness *daemon_h;
+
+/* The client tests keep a thousand calls pending on one connection and many
+ * connections open; the defaults allow that, and a short shutdown keeps a
+ * failing test from waiting long. */
+static const char client_config[] = "[limits]\n"
+                                    "shutdown_timeout = 2s\n";
+
+int client_setup(void **state)
+{
+	struct harness *h = calloc(1, sizeof(*h));
+	if (!h)
+		return -1;
+	if (harness_init(h, client_config) != 0 || harness_start(h, NULL) != 0) {
+		harness_cleanup(h);
+		free(h);
+		return -1;
+	}
+	daemon_h = h;
+	*state = h;
+	return 0;
+}
+
+/* Fails the group unless arpcd exits cleanly: in the sanitizer build a
+ * leak or an error report makes its exit status non-zero. */
+int client_teardown(void **state)
+{
+	struct harness *h = daemon_h;
+	daemon_h = NULL;
+	int st = h->pid ? harness_stop(h) : 0;
+	harness_cleanup(h);
+	free(h);
+	if (st != 0)
+		fprintf(stderr, "# arpcd exited with status %d\n", st);
+	return st == 0 ? 0 : -1;
+}
+
+const char *client_endpoint(void)
+{
+	return daemon_h->endpoint;
+}
+
+int client_daemon_kill(int sig)
+{
+	harness_kill(daemon_h, sig);
+	return 0;
+}
+
+int client_daemon_restart(void)
+{
+	return harness_restart(daemon_h);
+}
+
+long long client_daemon_stat(const char *key)
+{
+	return harness_stat(daemon_h, key);
+}
+
+int client_wait_until(int (*cond)(void *arg), void *arg, int ms)
+{
+	return harness_wait_until(cond, arg, ms);
+}
+
+void client_u32(uint8_t out[4], uint32_t v)
+{
+	out[0] = (uint8_t)v;
+	out[1] = (uint8_t)(v >> 8);
+	out[2] = (uint8_t)(v >> 16);
+	out[3] = (uint8_t)(v >> 24);
+}
