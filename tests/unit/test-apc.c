@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -25,15 +26,16 @@
 
 static pthread_t ran_on[64];
 static int ran_order[64];
-static int n_ran;
+static atomic_int n_ran;
 static arpc_async handles[64];
 
 static void record_apc(arpc_async *a, arpc_event ev)
 {
 	assert_int_equal(ev, ARPC_EVENT_CALL_COMPLETE);
-	ran_on[n_ran] = pthread_self();
-	ran_order[n_ran] = (int)(a - handles);
-	n_ran++;
+	int i = atomic_load(&n_ran);
+	ran_on[i] = pthread_self();
+	ran_order[i] = (int)(a - handles);
+	atomic_store(&n_ran, i + 1); /* publishes the two above */
 }
 
 static void post_to(struct apcq *q, arpc_apc_fn fn, int idx)
@@ -121,7 +123,7 @@ struct target {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int ready;
-	int stop;
+	atomic_int stop;
 	int ran;
 	pthread_t self;
 };
@@ -135,7 +137,7 @@ static void *target_main(void *arg)
 	t->ready = 1;
 	pthread_cond_broadcast(&t->cv);
 	pthread_mutex_unlock(&t->mu);
-	for (int i = 0; i < 200 && !t->stop; i++) {
+	for (int i = 0; i < 200 && !atomic_load(&t->stop); i++) {
 		if (arpc_sleep_alertable(50) == ARPC_S_APC_RAN)
 			t->ran++;
 	}
@@ -158,9 +160,9 @@ static void test_apc_to_another_thread_runs_there(void **state)
 	assert_int_equal(apcq_reserve(q), 0);
 	apcq_post_reserved(q, record_apc, &handles[30]);
 	apcq_unref(q);
-	for (int i = 0; i < 500 && n_ran == 0; i++)
+	for (int i = 0; i < 500 && atomic_load(&n_ran) == 0; i++)
 		usleep(2000);
-	t.stop = 1;
+	atomic_store(&t.stop, 1);
 	pthread_join(th, NULL);
 	assert_int_equal(n_ran, 1);
 	assert_true(pthread_equal(ran_on[0], th));
