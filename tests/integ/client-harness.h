@@ -29,6 +29,16 @@ long long client_daemon_stat(const char *key);
  * whether it held.  Every wait in the tests is bounded this way. */
 int client_wait_until(int (*cond)(void *arg), void *arg, int ms);
 
+/* Runs the program argv[0] (a path) with argv, environment `env` added
+ * (NULL or NULL-terminated "K=V" strings), collecting stdout and stderr
+ * into out[0..len) (NUL-terminated), within timeout_ms (then killed).
+ * Returns its exit status, 128 + signal, or -1. */
+int client_run(const char *const *argv, const char *const *env, char *out, size_t len,
+               int timeout_ms);
+
+/* A built program's path: $ARPC_TOP_BUILDDIR/rel. */
+const char *client_built(const char *rel);
+
 /* A little-endian u32 request payload, as demo.async_delay takes. */
 void client_u32(uint8_t out[4], uint32_t v);
 
