@@ -3,9 +3,10 @@
 # installs what is missing, then
 #   1. a build with warnings as errors, and its make check;
 #   2. an AddressSanitizer + UndefinedBehaviorSanitizer build's make check;
-#   3. each libFuzzer target for ARPC_FUZZ_SECONDS (default 60) seconds;
-#   4. make install DESTDIR=... and a program built against it with pkg-config;
-#   5. make distcheck.
+#   3. a ThreadSanitizer build's make check;
+#   4. each libFuzzer target for ARPC_FUZZ_SECONDS (default 60) seconds;
+#   5. make install DESTDIR=... and a program built against it with pkg-config;
+#   6. make distcheck.
 # Build trees go under _build/.  Exits non-zero at the first failure, after
 # printing the failing tests' logs.
 set -eu
@@ -40,6 +41,9 @@ check_in _build/werror --enable-werror
 
 stage "ASan + UBSan build, make check"
 check_in _build/asan --enable-werror --enable-sanitizers
+
+stage "ThreadSanitizer build, make check"
+check_in _build/tsan --enable-werror --enable-tsan
 
 stage "fuzzing, ${fuzz_seconds} s per target"
 mkdir -p _build/fuzz
