@@ -45,7 +45,7 @@ struct config {
 	uint32_t max_connections;
 	uint32_t max_inflight;  /* max_inflight_per_connection */
 	uint32_t max_queued_jobs;
-	uint32_t max_frame;
+	uint64_t max_frame;         /* K_SIZE fields are all uint64_t */
 	uint64_t max_output_buffer;
 	uint32_t idle_timeout_ms;     /* 0: none */
 	uint32_t shutdown_timeout_ms;
