@@ -41,8 +41,9 @@ static void usage(FILE *out)
 	        ARPC_CONFDIR);
 }
 
-/* Module files are checked here too, so --check-config catches a missing
- * one; loading them (and running their code) waits for the real start. */
+/* --check-config checks that module files are there without loading them
+ * (that would run their code).  A real start leaves it to dlopen(), whose
+ * message says more (a missing file, a bad ELF, an unresolved symbol). */
 static int check_module_files(const struct config *cfg, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < cfg->nmodules; i++) {
@@ -114,7 +115,7 @@ int main(int argc, char **argv)
 	log_init(verbose ? LOG_DEBUG : LOG_INFO);
 	if (config_load(path, &cfg, err, sizeof(err)) < 0 ||
 	    (nlisten && config_set_listen(cfg, listen, nlisten, err, sizeof(err)) < 0) ||
-	    check_module_files(cfg, err, sizeof(err)) < 0) {
+	    (check && check_module_files(cfg, err, sizeof(err)) < 0)) {
 		fprintf(stderr, "arpcd: %s\n", err);
 		config_free(cfg);
 		return 1;
