@@ -68,6 +68,11 @@ static int one_worker_busy(void *arg)
 	return stat_is("workers_busy", 1);
 }
 
+static int one_call_in_flight(void *arg)
+{
+	return stat_is("calls_inflight", 1);
+}
+
 static int two_calls_in_flight(void *arg)
 {
 	return stat_is("calls_inflight", 2);
@@ -290,6 +295,24 @@ static void sighup_reloads_or_keeps_the_old_config(void **state)
 	assert_int_equal(harness_stop(&h), 0);
 }
 
+/* A limit raised by a reload applies to a connection already paused by it. */
+static void sighup_raises_inflight_limit(void **state)
+{
+	struct wc c;
+
+	start("[limits]\nmax_inflight_per_connection = 1\n");
+	assert_int_equal(wc_connect(&c, h.endpoint), 0);
+	assert_int_equal(wc_send_u32(&c, 1, "demo.async_delay", 3000), 0);
+	assert_int_equal(wc_send_u32(&c, 2, "demo.async_delay", 1), 0);
+	assert_true(harness_wait_until(one_call_in_flight, NULL, HARNESS_TIMEOUT_MS));
+	reload("[limits]\nmax_inflight_per_connection = 4\n", "reloaded '");
+	/* Call 2 was read once the limit rose, and overtook call 1. */
+	expect_reply(&c, 2, 0, NULL);
+	expect_reply(&c, 1, 0, NULL);
+	wc_close(&c);
+	assert_int_equal(harness_stop(&h), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -299,6 +322,7 @@ int main(void)
 		cmocka_unit_test_teardown(deadline_during_handler_cancels_it, teardown),
 		cmocka_unit_test_teardown(idle_timeout_spares_busy_connections, teardown),
 		cmocka_unit_test_teardown(sighup_reloads_or_keeps_the_old_config, teardown),
+		cmocka_unit_test_teardown(sighup_raises_inflight_limit, teardown),
 	};
 	return cmocka_run_group_tests_name("limits", tests, NULL, NULL);
 }
