@@ -225,6 +225,9 @@ static void maybe_resume_reading(struct conn *c)
 void conn_call_done(struct conn *c, uint32_t id)
 {
 	idmap_remove(&c->calls, id);
+	/* Its reply is traffic: the idle period starts again from here, or a
+	 * client's next call could meet a GOAWAY right after a long call. */
+	c->last_active = ev_now(c->srv->loop);
 	maybe_resume_reading(c);
 	if (c->draining)
 		mark_flush(c);
