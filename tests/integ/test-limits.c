@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include <arpc/arpc.h>
@@ -235,6 +236,34 @@ static void idle_timeout_spares_busy_connections(void **state)
 	assert_int_equal(harness_stop(&h), 0);
 }
 
+/*
+ * A reply is traffic too: the idle period starts again when the last call
+ * is answered, so a client that follows a long call with another one is
+ * not turned away.  The call (3.9 s) outlasts one idle period (2 s) and
+ * ends just before the timer's second check: counting from the last bytes
+ * read, the connection would close 100 ms after the reply, before the
+ * client's next call (sent 500 ms after it, well inside idle_timeout).
+ */
+static void idle_timeout_counts_from_the_last_reply(void **state)
+{
+	struct wc c;
+	struct wc_frame f;
+
+	start("[limits]\nidle_timeout = 2s\n");
+	assert_int_equal(wc_connect(&c, h.endpoint), 0);
+	assert_int_equal(wc_send_u32(&c, 1, "demo.async_delay", 3900), 0);
+	expect_reply(&c, 1, 0, NULL);
+	usleep(500 * 1000);
+	assert_int_equal(wc_send_request(&c, 2, "sys.ping", NULL, 0, 0, 0), 0);
+	assert_int_equal(wc_read(&c, &f, HARNESS_TIMEOUT_MS), 1);
+	if (f.type != WIRE_REPLY)
+		fail_msg("got %s instead of the reply to sys.ping", wire_type_name(f.type));
+	assert_int_equal(f.call_id, 2);
+	wc_frame_free(&f);
+	wc_close(&c);
+	assert_int_equal(harness_stop(&h), 0);
+}
+
 /* Rewrites arpcd.conf with the harness's listen line and `rest`. */
 static void rewrite_config(const char *rest)
 {
@@ -321,6 +350,7 @@ int main(void)
 		cmocka_unit_test_teardown(deadline_passed_in_queue_never_runs, teardown),
 		cmocka_unit_test_teardown(deadline_during_handler_cancels_it, teardown),
 		cmocka_unit_test_teardown(idle_timeout_spares_busy_connections, teardown),
+		cmocka_unit_test_teardown(idle_timeout_counts_from_the_last_reply, teardown),
 		cmocka_unit_test_teardown(sighup_reloads_or_keeps_the_old_config, teardown),
 		cmocka_unit_test_teardown(sighup_raises_inflight_limit, teardown),
 	};
