@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -48,9 +49,15 @@ static int check_module_files(const struct config *cfg, char *err, size_t errlen
 {
 	for (size_t i = 0; i < cfg->nmodules; i++) {
 		const struct module_conf *m = &cfg->modules[i];
-		if (access(m->path, R_OK) < 0) {
+		struct stat st;
+		if (access(m->path, R_OK) < 0 || stat(m->path, &st) < 0) {
 			snprintf(err, errlen, "%s:%d: [module %s]: cannot read '%s': %s", cfg->file,
 			         m->line, m->name, m->path, strerror(errno));
+			return -1;
+		}
+		if (!S_ISREG(st.st_mode)) {
+			snprintf(err, errlen, "%s:%d: [module %s]: '%s' is not a regular file",
+			         cfg->file, m->line, m->name, m->path);
 			return -1;
 		}
 	}
