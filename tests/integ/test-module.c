@@ -103,6 +103,17 @@ static void missing_module_file(void **state)
 	assert_true(harness_log_contains(&h, "cannot open shared object file"));
 }
 
+/* A directory is readable, but no module: --check-config says so. */
+static void module_path_is_a_directory(void **state)
+{
+	char out[4096];
+	init_with_module("/tmp", "");
+	const char *argv[] = {"arpcd", "--check-config", "-c", h.conf, NULL};
+	assert_int_not_equal(harness_run(argv, out, sizeof(out)), 0);
+	if (!strstr(out, "'/tmp' is not a regular file"))
+		fail_msg("--check-config said: %s", out);
+}
+
 /* A file that is there but is no shared object: only dlopen can tell. */
 static void module_file_not_a_shared_object(void **state)
 {
@@ -142,6 +153,7 @@ int main(void)
 		cmocka_unit_test_teardown(module_default_greeting, teardown),
 		cmocka_unit_test_teardown(missing_module_file, teardown),
 		cmocka_unit_test_teardown(module_file_not_a_shared_object, teardown),
+		cmocka_unit_test_teardown(module_path_is_a_directory, teardown),
 		cmocka_unit_test_teardown(module_refuses_unknown_key, teardown),
 	};
 	return cmocka_run_group_tests_name("module", tests, NULL, NULL);
