@@ -83,6 +83,10 @@ static void duplicate_key(void **state)
 {
 	expect_error("dup.conf", "[daemon]\nworkers = 2\nworkers = 3\n", 3, "workers",
 	             "duplicate");
+	/* listen repeats, but not with the same endpoint twice. */
+	expect_error("dup-listen.conf",
+	             "[daemon]\nlisten = unix:/tmp/a.sock\nlisten = tcp:7000\nlisten = unix:/tmp/a.sock\n",
+	             4, "listen", "duplicate endpoint 'unix:/tmp/a.sock'");
 }
 
 static void good_file(void **state)
