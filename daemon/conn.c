@@ -438,6 +438,13 @@ void conns_apply_config(struct server *srv)
 	struct conn *c;
 	TAILQ_FOREACH(c, &srv->conns, link) {
 		wire_decoder_set_max_body(&c->dec, (uint32_t)srv->cfg->max_frame);
+		/* The timer may be set for the old, longer timeout: idle_cb
+		 * measures from last_active with the new one and re-arms. */
+		if (ev_is_active(&c->idle) && srv->cfg->idle_timeout_ms) {
+			ev_timer_stop(srv->loop, &c->idle);
+			ev_timer_set(&c->idle, 0.0, 0.0);
+			ev_timer_start(srv->loop, &c->idle);
+		}
 		start_idle_timer(c);
 		maybe_resume_reading(c);
 	}
