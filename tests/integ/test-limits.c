@@ -342,6 +342,26 @@ static void sighup_raises_inflight_limit(void **state)
 	assert_int_equal(harness_stop(&h), 0);
 }
 
+/* A shorter idle_timeout applies to connections already open. */
+static void sighup_shortens_idle_timeout(void **state)
+{
+	struct wc c;
+	struct wc_frame f;
+
+	start("[limits]\nidle_timeout = 10m\n");
+	assert_int_equal(wc_connect(&c, h.endpoint), 0);
+	assert_int_equal(wc_call(&c, 1, "sys.ping", NULL, 0, &f), 0);
+	wc_frame_free(&f);
+	reload("[limits]\nidle_timeout = 300ms\n", "reloaded '");
+	/* Closed by the new timeout, not ten minutes from now. */
+	assert_int_equal(wc_read(&c, &f, HARNESS_TIMEOUT_MS), 1);
+	assert_int_equal(f.type, WIRE_GOAWAY);
+	wc_frame_free(&f);
+	assert_int_equal(wc_read(&c, &f, HARNESS_TIMEOUT_MS), 0);
+	wc_close(&c);
+	assert_int_equal(harness_stop(&h), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -353,6 +373,7 @@ int main(void)
 		cmocka_unit_test_teardown(idle_timeout_counts_from_the_last_reply, teardown),
 		cmocka_unit_test_teardown(sighup_reloads_or_keeps_the_old_config, teardown),
 		cmocka_unit_test_teardown(sighup_raises_inflight_limit, teardown),
+		cmocka_unit_test_teardown(sighup_shortens_idle_timeout, teardown),
 	};
 	return cmocka_run_group_tests_name("limits", tests, NULL, NULL);
 }
