@@ -502,6 +502,11 @@ static int module_key(struct parse *ps, const char *modname, const char *name, c
 			return set_error(ps, ps->line, "duplicate key 'path' in [module %s]", modname);
 		if (!*value)
 			return set_error(ps, ps->line, "empty 'path' in [module %s]", modname);
+		/* dlopen() would search the library path for a bare name, and
+		 * resolve a relative one from wherever arpcd was started. */
+		if (value[0] != '/')
+			return set_error(ps, ps->line, "'path' in [module %s] must be absolute, not '%s'",
+			                 modname, value);
 		if (!(m->path = strdup(value)))
 			return set_error(ps, ps->line, "out of memory");
 		return 1;
