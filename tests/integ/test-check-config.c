@@ -79,6 +79,18 @@ static void unknown_section(void **state)
 	             NULL);
 }
 
+static void module_sections(void **state)
+{
+	expect_error("mod-relative.conf", "[daemon]\nworkers = 2\n[module m]\npath = m.so\n", 4,
+	             "path", "must be absolute");
+	expect_error("mod-nopath.conf", "[module m]\ngreeting = hi\n", 2, "[module m]",
+	             "no 'path'");
+	expect_error("mod-name.conf", "[module a/b]\npath = /x.so\n", 2, "invalid module name",
+	             "a/b");
+	expect_error("mod-dup.conf", "[module m]\npath = /x.so\ngreeting = a\ngreeting = b\n", 4,
+	             "duplicate key 'greeting'", "[module m]");
+}
+
 static void duplicate_key(void **state)
 {
 	expect_error("dup.conf", "[daemon]\nworkers = 2\nworkers = 3\n", 3, "workers",
@@ -116,6 +128,7 @@ int main(void)
 		cmocka_unit_test(bad_key),         cmocka_unit_test(bad_value),
 		cmocka_unit_test(unknown_section), cmocka_unit_test(duplicate_key),
 		cmocka_unit_test(good_file),       cmocka_unit_test(shipped_file),
+		cmocka_unit_test(module_sections),
 	};
 	return cmocka_run_group_tests_name("check-config", tests, setup, teardown);
 }
