@@ -18,6 +18,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <grp.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
 #include <setjmp.h>
@@ -193,7 +194,8 @@ static int connect_as(uid_t uid)
 	if (pid == 0) {
 		struct wc c;
 		struct wc_frame f;
-		if (uid != getuid() && (setgid(uid) < 0 || setuid(uid) < 0))
+		if (uid != getuid() &&
+		    (setgroups(0, NULL) < 0 || setgid(uid) < 0 || setuid(uid) < 0))
 			_exit(3);
 		if (wc_connect(&c, h.endpoint) < 0)
 			_exit(4);
@@ -271,6 +273,29 @@ static void shutdown_is_for_admins(void **state)
 	assert_int_equal(harness_wait_exit(&h, HARNESS_TIMEOUT_MS), 0);
 }
 
+/* allow_groups lets in a peer whose group is listed, whatever its uid. */
+static void allow_groups_admits_members(void **state)
+{
+	char extra[256], path[128];
+	uid_t peer = getuid() == 0 ? UNPRIVILEGED_UID : getuid();
+	gid_t group = getuid() == 0 ? UNPRIVILEGED_UID : getgid(); /* setgid(uid) in connect_as */
+
+	snprintf(extra, sizeof(extra), "socket_mode = 0666\nallow_users = %u\nallow_groups = %u\n",
+	         (unsigned)peer + 1, (unsigned)group);
+	assert_int_equal(harness_init(&h, extra), 0);
+	assert_int_equal(chmod(h.dir, 0755), 0);
+	assert_int_equal(harness_start(&h, NULL), 0);
+	assert_int_equal(connect_as(peer), 0);
+	assert_int_equal(harness_stop(&h), 0);
+
+	snprintf(extra, sizeof(extra), "[daemon]\nlisten = %s\nsocket_mode = 0666\n"
+	         "allow_groups = %u\n", h.endpoint, (unsigned)group + 1);
+	assert_int_equal(harness_write_file(&h, "arpcd.conf", extra, path, sizeof(path)), 0);
+	assert_int_equal(harness_start(&h, NULL), 0);
+	assert_int_equal(connect_as(peer), 1);
+	assert_int_equal(harness_stop(&h), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -278,6 +303,7 @@ int main(void)
 		cmocka_unit_test_teardown(live_socket_or_plain_file_is_kept, teardown),
 		cmocka_unit_test_teardown(tcp_listener_serves_on_loopback, teardown),
 		cmocka_unit_test_teardown(allow_users_refuses_others, teardown),
+		cmocka_unit_test_teardown(allow_groups_admits_members, teardown),
 		cmocka_unit_test_teardown(shutdown_is_for_admins, teardown),
 	};
 	return cmocka_run_group_tests_name("access", tests, NULL, NULL);
