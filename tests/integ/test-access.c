@@ -4,9 +4,11 @@
  *  - a stale socket file left at the listen path is replaced at start; a
  *    live one, or a file that is not a socket, is left alone and arpcd
  *    refuses to start;
+ *  - the socket file gets socket_mode and socket_group;
  *  - a TCP listener serves calls, and `tcp:PORT` binds loopback only;
  *  - allow_users that does not list the peer's uid refuses the connection
- *    (GOAWAY ARPC_S_ACCESS_DENIED, then close); one that lists it serves;
+ *    (GOAWAY ARPC_S_ACCESS_DENIED, then close); one that lists it serves,
+ *    and so does allow_groups listing its group;
  *  - sys.shutdown, an admin method, is refused with ARPC_S_ACCESS_DENIED
  *    when admin_users does not list the caller, and works when it does.
  *
@@ -111,6 +113,23 @@ static void live_socket_or_plain_file_is_kept(void **state)
 	assert_true(harness_log_contains(&h, "is not a socket"));
 	assert_int_equal(lstat(h.sock, &st), 0);
 	assert_true(S_ISREG(st.st_mode));
+}
+
+/* The socket file gets socket_mode and socket_group. */
+static void socket_mode_and_group(void **state)
+{
+	char extra[128];
+	struct stat st;
+	gid_t group = getuid() == 0 ? UNPRIVILEGED_UID : getgid();
+
+	snprintf(extra, sizeof(extra), "socket_mode = 0604\nsocket_group = %u\n", (unsigned)group);
+	assert_int_equal(harness_init(&h, extra), 0);
+	assert_int_equal(harness_start(&h, NULL), 0);
+	assert_int_equal(lstat(h.sock, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0604);
+	assert_int_equal(st.st_gid, group);
+	ping_works(h.endpoint);
+	assert_int_equal(harness_stop(&h), 0);
 }
 
 /* A port nothing listens on right now (the kernel's pick). */
@@ -301,6 +320,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(stale_socket_is_replaced, teardown),
 		cmocka_unit_test_teardown(live_socket_or_plain_file_is_kept, teardown),
+		cmocka_unit_test_teardown(socket_mode_and_group, teardown),
 		cmocka_unit_test_teardown(tcp_listener_serves_on_loopback, teardown),
 		cmocka_unit_test_teardown(allow_users_refuses_others, teardown),
 		cmocka_unit_test_teardown(allow_groups_admits_members, teardown),
