@@ -187,8 +187,9 @@ void conn_queue_control(struct conn *c, uint8_t type, uint32_t call_id, uint32_t
 }
 
 /*
- * Reading is paused, so EOF would go unseen until a call finishes, and a
- * client that left would keep its handlers running.  POLLRDHUP tells that
+ * Reading is paused (the in-flight limit, or for good after a protocol
+ * error), so EOF would go unseen until a call finishes, and a client that
+ * left would keep its handlers running.  POLLRDHUP tells that
  * the peer closed even with unread bytes in the way.
  */
 static void hup_probe_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -206,13 +207,14 @@ static void pause_reading(struct conn *c)
 	c->paused = 1;
 	ev_io_stop(c->srv->loop, &c->rio);
 	ev_timer_again(c->srv->loop, &c->hup_probe);
-	log_debug("%s: %u calls in flight: reading paused", c->peer, c->calls.count);
+	if (!c->broken)
+		log_debug("%s: %u calls in flight: reading paused", c->peer, c->calls.count);
 }
 
 /* Resumes reading paused by the in-flight limit, if the calls allow. */
 static void maybe_resume_reading(struct conn *c)
 {
-	if (!c->paused || c->close_now || c->calls.count >= c->srv->cfg->max_inflight)
+	if (!c->paused || c->close_now || c->broken || c->calls.count >= c->srv->cfg->max_inflight)
 		return;
 	c->paused = 0;
 	ev_timer_stop(c->srv->loop, &c->hup_probe);
@@ -239,7 +241,7 @@ static void process_frames(struct conn *c)
 {
 	struct wire_frame f;
 	uint64_t now = 0;
-	while (!c->closed) {
+	while (!c->closed && !c->broken) {
 		if (c->calls.count >= c->srv->cfg->max_inflight) {
 			pause_reading(c);
 			return;
@@ -340,16 +342,21 @@ void conn_protocol_error(struct conn *c, const char *fmt, ...)
 {
 	char msg[256];
 	va_list ap;
-	if (c->closed)
+	if (c->closed || c->broken)
 		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_warnx("%s: protocol error: %s; sending GOAWAY and closing", c->peer, msg);
+	log_warnx("%s: protocol error: %s; sending GOAWAY, closing after %u calls in flight",
+	          c->peer, msg, c->calls.count);
 	c->srv->st.protocol_errors++;
+	/* The stream cannot be read past the bad frame, ever. */
+	c->broken = 1;
+	pause_reading(c);
+	/* GOAWAY's call_id promises the calls already accepted: they are
+	 * answered, then the connection closes (docs/protocol.md). */
+	c->draining = 1;
 	conn_queue_control(c, WIRE_GOAWAY, c->max_call_id, ARPC_S_PROTOCOL_ERROR);
-	(void)outq_flush(&c->out, c->fd); /* best effort: the stream is unusable anyway */
-	conn_close(c, "protocol error");
 }
 
 void conn_goaway(struct conn *c, uint32_t status)

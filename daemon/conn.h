@@ -51,6 +51,7 @@ struct conn {
 	unsigned draining : 1;        /* GOAWAY sent */
 	unsigned close_now : 1;       /* close at the next flush (after writing what we can) */
 	unsigned closed : 1;
+	unsigned broken : 1;          /* protocol error: never read again; drain, close */
 	const char *close_why;
 };
 
@@ -76,7 +77,8 @@ void conn_queue_control(struct conn *c, uint8_t type, uint32_t call_id, uint32_t
  * limit, and let a draining connection close. */
 void conn_call_done(struct conn *c, uint32_t id);
 
-/* The peer broke the protocol: log, GOAWAY(PROTOCOL_ERROR), close. */
+/* The peer broke the protocol: log, stop reading for good, GOAWAY
+ * (PROTOCOL_ERROR); close once the calls already accepted are answered. */
 void conn_protocol_error(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Sends GOAWAY with `status` and stops taking calls; closes once drained. */

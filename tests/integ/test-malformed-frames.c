@@ -4,7 +4,8 @@
  * valid on the wire but wrong for a server (REPLY, PONG, GOAWAY sent to
  * it, a REQUEST reusing an outstanding call id, a body over the config's
  * max_frame), is sent on its own connection: it gets GOAWAY with
- * ARPC_S_PROTOCOL_ERROR, then the connection closes.  Meanwhile a second
+ * ARPC_S_PROTOCOL_ERROR, then the connection closes; sent after a valid
+ * call, that call is answered first (GOAWAY's call_id promised it).  Meanwhile a second
  * connection, with a demo.async_delay pending across each bad frame, keeps
  * being served: the delay completes and a PING after it is answered.
  */
@@ -101,27 +102,42 @@ static void load_vectors(void)
 	add_case("body over max_frame", bytes, WIRE_HEADER_SIZE);
 }
 
-/* Sends the case on a new connection: GOAWAY(PROTOCOL_ERROR), then EOF. */
-static void expect_goaway(const struct bad_frame *bf, const uint8_t *before, size_t before_len)
+/*
+ * Sends `before` (valid calls, may be empty) and the bad frame on a new
+ * connection: GOAWAY(PROTOCOL_ERROR) naming the highest call accepted,
+ * then the replies of the calls accepted before the bad frame (as GOAWAY
+ * promised), then the end of the stream.  Returns how many replies came.
+ */
+static int expect_goaway(const struct bad_frame *bf, const uint8_t *before, size_t before_len,
+                         uint32_t last_accepted)
 {
 	struct wc c;
 	struct wc_frame f;
-	int r;
+	int r, goaways = 0, replies = 0;
 
-	print_message("# %s\n", bf->what);
+	print_message("# %s%s\n", bf->what, before_len ? " (after a valid call)" : "");
 	assert_int_equal(wc_connect(&c, h.endpoint), 0);
 	if (before_len)
 		assert_int_equal(wc_send_raw(&c, before, before_len), 0);
 	assert_int_equal(wc_send_raw(&c, bf->bytes, bf->len), 0);
-	while ((r = wc_read(&c, &f, HARNESS_TIMEOUT_MS)) == 1 && f.type != WIRE_GOAWAY)
-		wc_frame_free(&f); /* an earlier, valid call's reply */
-	if (r != 1)
-		fail_msg("%s: no GOAWAY (wc_read %d)", bf->what, r);
-	assert_int_equal(f.word, ARPC_S_PROTOCOL_ERROR);
-	wc_frame_free(&f);
-	/* Then nothing but the end of the stream. */
-	assert_int_equal(wc_read(&c, &f, HARNESS_TIMEOUT_MS), 0);
+	while ((r = wc_read(&c, &f, HARNESS_TIMEOUT_MS)) == 1) {
+		if (f.type == WIRE_GOAWAY) {
+			assert_int_equal(f.word, ARPC_S_PROTOCOL_ERROR);
+			assert_int_equal(f.call_id, last_accepted);
+			goaways++;
+		} else {
+			assert_int_equal(f.type, WIRE_REPLY);
+			assert_in_range(f.call_id, 1, last_accepted);
+			assert_int_equal(f.word, 0);
+			replies++;
+		}
+		wc_frame_free(&f);
+	}
+	if (r != 0)
+		fail_msg("%s: the connection was not closed (wc_read %d)", bf->what, r);
+	assert_int_equal(goaways, 1);
 	wc_close(&c);
+	return replies;
 }
 
 /* The bystander's pending call completes, and it still answers a PING. */
@@ -152,24 +168,30 @@ static void each_bad_frame_gets_goaway(void **state)
 	assert_int_equal(harness_start(&h, NULL), 0);
 	assert_int_equal(wc_connect(&b, h.endpoint), 0);
 
+	/* A valid call to put before a bad frame: 77, 300 ms. */
+	uint8_t first[WIRE_REQUEST_PREFIX_MAX + 4], p[4];
+	wire_put32(p, 300);
+	size_t n = wire_pack_request_prefix(first, 77, 0, 0, "demo.async_delay", 16, 4);
+	memcpy(first + n, p, 4);
+
 	for (size_t i = 0; i < ncases; i++) {
 		assert_int_equal(wc_send_u32(&b, ++id, "demo.async_delay", 100), 0);
-		expect_goaway(&cases[i], NULL, 0);
+		assert_int_equal(expect_goaway(&cases[i], NULL, 0, 0), 0);
+		bystander_served(&b, id);
+		/* Again, after a call the connection had accepted: answered. */
+		assert_int_equal(wc_send_u32(&b, ++id, "demo.async_delay", 100), 0);
+		assert_int_equal(expect_goaway(&cases[i], first, n + 4, 77), 1);
 		bystander_served(&b, id);
 	}
 
 	/* A second REQUEST with the id of one still outstanding. */
-	uint8_t first[WIRE_REQUEST_PREFIX_MAX + 4], p[4];
-	wire_put32(p, 5000);
-	size_t n = wire_pack_request_prefix(first, 77, 0, 0, "demo.async_delay", 16, 4);
-	memcpy(first + n, p, 4);
 	struct bad_frame dup = {.what = "duplicate outstanding call id 77", .len = n + 4};
 	memcpy(dup.bytes, first, n + 4);
 	assert_int_equal(wc_send_u32(&b, ++id, "demo.async_delay", 100), 0);
-	expect_goaway(&dup, first, n + 4);
+	assert_int_equal(expect_goaway(&dup, first, n + 4, 77), 1);
 	bystander_served(&b, id);
 
-	assert_int_equal(harness_stat(&h, "protocol_errors"), (long long)ncases + 1);
+	assert_int_equal(harness_stat(&h, "protocol_errors"), 2 * (long long)ncases + 1);
 	wc_close(&b);
 	assert_int_equal(harness_stop(&h), 0);
 }
