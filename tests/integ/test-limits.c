@@ -104,9 +104,9 @@ static void inflight_limit_stops_reading(void **state)
 	assert_in_range(f.call_id, 1, 2);
 	wc_frame_free(&f);
 
-	int pong = 0, replies = 1;
+	int pong = 0, replies = 1, frames = 0;
 	memset(seen, 0, sizeof(seen));
-	while (replies < 22 || !pong) {
+	while ((replies < 22 || !pong) && frames++ < 22) {
 		assert_int_equal(wc_read(&c, &f, HARNESS_TIMEOUT_MS), 1);
 		if (f.type == WIRE_PONG) {
 			assert_int_equal(f.call_id, 99);
@@ -122,6 +122,7 @@ static void inflight_limit_stops_reading(void **state)
 		wc_frame_free(&f);
 	}
 	assert_int_equal(pong, 1);
+	assert_int_equal(replies, 22);
 	wc_close(&c);
 	assert_int_equal(harness_stop(&h), 0);
 }

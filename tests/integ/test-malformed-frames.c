@@ -113,14 +113,15 @@ static int expect_goaway(const struct bad_frame *bf, const uint8_t *before, size
 {
 	struct wc c;
 	struct wc_frame f;
-	int r, goaways = 0, replies = 0;
+	int r, goaways = 0, replies = 0, frames = 0;
 
 	print_message("# %s%s\n", bf->what, before_len ? " (after a valid call)" : "");
 	assert_int_equal(wc_connect(&c, h.endpoint), 0);
 	if (before_len)
 		assert_int_equal(wc_send_raw(&c, before, before_len), 0);
 	assert_int_equal(wc_send_raw(&c, bf->bytes, bf->len), 0);
-	while ((r = wc_read(&c, &f, HARNESS_TIMEOUT_MS)) == 1) {
+	/* Bounded: a GOAWAY and at most one reply, then EOF (r = 0). */
+	while (frames++ <= 2 && (r = wc_read(&c, &f, HARNESS_TIMEOUT_MS)) == 1) {
 		if (f.type == WIRE_GOAWAY) {
 			assert_int_equal(f.word, ARPC_S_PROTOCOL_ERROR);
 			assert_int_equal(f.call_id, last_accepted);
