@@ -549,6 +549,10 @@ static int handler(void *user, const char *section, const char *name, const char
 			modname++;
 		return module_key(ps, modname, name, value);
 	}
+	if (!*section)
+		return set_error(ps, ps->line,
+		                 "key '%s' before any section: put it under [daemon] or [limits]",
+		                 name);
 	if (strcmp(section, "daemon") != 0 && strcmp(section, "limits") != 0)
 		return set_error(ps, ps->line, "unknown section [%s] (key '%s')", section, name);
 
