@@ -77,6 +77,8 @@ static void unknown_section(void **state)
 {
 	expect_error("section.conf", "[daemon]\nworkers = 2\n[nosuch]\nkey = 1\n", 4, "nosuch",
 	             NULL);
+	expect_error("no-section.conf", "# arpcd\nworkers = 2\n", 2, "workers",
+	             "before any section");
 }
 
 static void module_sections(void **state)
