@@ -542,3 +542,21 @@ int wc_call(struct wc *c, uint32_t id, const char *method, const void *payload, 
 	}
 	return (int)reply->word;
 }
+
+int wc_ping(struct wc *c, uint32_t id)
+{
+	struct wc_frame f;
+	if (wc_send_control(c, WIRE_PING, id) < 0)
+		return -1;
+	int r = wc_read(c, &f, HARNESS_TIMEOUT_MS);
+	if (r != 1) {
+		fprintf(stderr, "wc: no PONG for PING %u (wc_read %d)\n", id, r);
+		return -1;
+	}
+	int ok = f.type == WIRE_PONG && f.call_id == id;
+	if (!ok)
+		fprintf(stderr, "wc: %s %u came before the PONG for PING %u\n",
+		        wire_type_name(f.type), f.call_id, id);
+	wc_frame_free(&f);
+	return ok ? 0 : -1;
+}

@@ -127,6 +127,10 @@ int wc_send_control(struct wc *c, uint8_t type, uint32_t id);
 int wc_read(struct wc *c, struct wc_frame *f, int timeout_ms);
 void wc_frame_free(struct wc_frame *f);
 
+/* Sends a PING and reads the next frame, which must be its PONG: 0 if it
+ * is, -1 (printed) if anything else came first, or nothing. */
+int wc_ping(struct wc *c, uint32_t id);
+
 /* Sends a request and reads its reply, which must be the next frame.
  * Returns the reply's status (word), or -1. */
 int wc_call(struct wc *c, uint32_t id, const char *method, const void *payload, size_t len,
