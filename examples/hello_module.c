@@ -27,6 +27,8 @@
 
 /* arpc_module_init's args die with the call: the greeting is copied. */
 static char *greeting;
+static arpc_server *server;
+static unsigned long greeted; /* loop thread only: the handler is inline */
 
 /* Never blocks, so it is registered inline: it runs on arpcd's loop. */
 static void hello_greet(struct arpc_call *call, void *data)
@@ -44,7 +46,8 @@ static void hello_greet(struct arpc_call *call, void *data)
 	memcpy(reply + glen, ", ", 2);
 	memcpy(reply + glen + 2, name, name_len);
 	/* Over max_frame this fails the call itself: nothing else to do. */
-	arpc_call_complete(call, reply, glen + 2 + name_len);
+	if (arpc_call_complete(call, reply, glen + 2 + name_len) == 0)
+		greeted++;
 	free(reply);
 }
 
@@ -66,6 +69,7 @@ int arpc_module_init(arpc_server *srv, const arpc_module_arg *args, size_t nargs
 	}
 	if (!(greeting = strdup(greet)))
 		return -ENOMEM;
+	server = srv;
 	int r = arpc_server_register(srv, "hello.greet", hello_greet, greeting,
 	                             ARPC_HANDLER_INLINE);
 	if (r < 0) {
@@ -77,8 +81,10 @@ int arpc_module_init(arpc_server *srv, const arpc_module_arg *args, size_t nargs
 	return 0;
 }
 
+/* arpcd calls it at shutdown, once no call is left. */
 void arpc_module_fini(void)
 {
+	arpc_server_log(server, LOG_INFO, "unloading after %lu greetings", greeted);
 	free(greeting);
 	greeting = NULL;
 }

@@ -64,6 +64,8 @@ static void module_answers_its_method(void **state)
 	wc_close(&c);
 	assert_true(harness_log_contains(&h, "module 'hello' loaded"));
 	assert_int_equal(harness_stop(&h), 0);
+	/* arpc_module_fini ran at shutdown. */
+	assert_true(harness_log_contains(&h, "module hello: unloading after 1 greetings"));
 }
 
 /* Without a greeting key, the module's default. */
