@@ -3,11 +3,13 @@
  * example module examples/hello_module.so loads from the config and
  * answers its method; a module that cannot be loaded stops arpcd with an
  * error naming the file and saying why (dlerror's text); --check-config
- * finds a missing file without loading anything.
+ * finds a missing file without loading anything; a reload never changes a
+ * loaded module.
  */
 #include "config.h"
 
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -66,6 +68,36 @@ static void module_answers_its_method(void **state)
 	assert_int_equal(harness_stop(&h), 0);
 	/* arpc_module_fini ran at shutdown. */
 	assert_true(harness_log_contains(&h, "module hello: unloading after 1 greetings"));
+}
+
+static int reload_logged(void *arg)
+{
+	return harness_log_contains(&h, "reloaded '");
+}
+
+/* A reload leaves modules alone: a changed section needs a restart. */
+static void reload_keeps_module_config(void **state)
+{
+	struct wc c;
+	struct wc_frame f;
+	char text[8192], path[128];
+
+	init_with_module(module_path(), "greeting = Bonjour\n");
+	assert_int_equal(harness_start(&h, NULL), 0);
+	snprintf(text, sizeof(text), "[daemon]\nlisten = %s\n[module hello]\npath = %s\n"
+	         "greeting = Hola\n", h.endpoint, module_path());
+	assert_int_equal(harness_write_file(&h, "arpcd.conf", text, path, sizeof(path)), 0);
+	assert_int_equal(kill(h.pid, SIGHUP), 0);
+	assert_true(harness_wait_until(reload_logged, NULL, HARNESS_TIMEOUT_MS));
+	assert_true(harness_log_contains(&h, "[module] sections changed: needs a restart"));
+
+	assert_int_equal(wc_connect(&c, h.endpoint), 0);
+	assert_int_equal(wc_call(&c, 1, "hello.greet", "arpc", 4, &f), 0);
+	assert_int_equal(f.len, strlen("Bonjour, arpc"));
+	assert_memory_equal(f.data, "Bonjour, arpc", f.len);
+	wc_frame_free(&f);
+	wc_close(&c);
+	assert_int_equal(harness_stop(&h), 0);
 }
 
 /* Without a greeting key, the module's default. */
@@ -153,6 +185,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(module_answers_its_method, teardown),
 		cmocka_unit_test_teardown(module_default_greeting, teardown),
+		cmocka_unit_test_teardown(reload_keeps_module_config, teardown),
 		cmocka_unit_test_teardown(missing_module_file, teardown),
 		cmocka_unit_test_teardown(module_file_not_a_shared_object, teardown),
 		cmocka_unit_test_teardown(module_path_is_a_directory, teardown),
