@@ -390,6 +390,11 @@ static int set_key(struct parse *ps, const struct key *k, const char *v, int rep
 			cfg->listen = NULL;
 			cfg->nlisten = 0;
 		}
+		/* Else the second bind finds the first and calls it another server. */
+		for (size_t i = 0; i < cfg->nlisten; i++)
+			if (strcmp(cfg->listen[i], v) == 0)
+				return set_error(ps, line, "duplicate endpoint '%s' for 'listen' in [%s]",
+				                 v, k->section), -1;
 		if (add_listen(cfg, v) < 0)
 			return set_error(ps, line, "out of memory"), -1;
 		return 0;
