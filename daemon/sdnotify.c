@@ -4,6 +4,7 @@
 #include <config.h> /* autoconf's */
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <systemd/sd-daemon.h>
 
@@ -13,9 +14,14 @@
 
 #define STATUS_INTERVAL 5.0
 
-static void send_status(struct server *srv, const char *prefix)
+static int notify_enabled(void)
 {
-	int r = sd_notifyf(0, "%sSTATUS=%u connections, %llu calls in flight", prefix,
+	return getenv("NOTIFY_SOCKET") != NULL;
+}
+
+static void send_status(struct server *srv, const char *prefix, const char *note)
+{
+	int r = sd_notifyf(0, "%sSTATUS=%s%u connections, %llu calls in flight", prefix, note,
 	                   srv->st.connections, (unsigned long long)srv->st.calls_inflight);
 	if (r < 0) {
 		errno = -r;
@@ -25,27 +31,78 @@ static void send_status(struct server *srv, const char *prefix)
 
 static void status_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	send_status(w->data, "");
+	send_status(w->data, "", "");
+}
+
+/* From the loop: if the loop is stuck, the pings stop. */
+static void watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	int r = sd_notify(0, "WATCHDOG=1");
+	if (r < 0) {
+		errno = -r;
+		log_warn("sd_notify WATCHDOG=1, ignoring");
+	}
+}
+
+static void start_watchdog(struct server *srv)
+{
+	uint64_t usec = 0;
+	int r = sd_watchdog_enabled(0, &usec);
+	if (r < 0) {
+		errno = -r;
+		log_warn("$WATCHDOG_USEC or $WATCHDOG_PID is invalid: no watchdog pings");
+		return;
+	}
+	if (r == 0 || usec == 0)
+		return;
+	/* Half the period, as sd_watchdog_enabled(3) advises. */
+	ev_tstamp every = (ev_tstamp)usec / 2e6;
+	ev_timer_init(&srv->watchdog_timer, watchdog_cb, every, every);
+	srv->watchdog_timer.data = srv;
+	ev_timer_start(srv->loop, &srv->watchdog_timer);
+	log_info("watchdog: pinging systemd every %g s (WatchdogSec=%g s)", every, every * 2);
 }
 
 void sdnotify_ready(struct server *srv)
 {
-	if (!getenv("NOTIFY_SOCKET"))
+	if (!notify_enabled())
 		return;
-	send_status(srv, "READY=1\n");
+	send_status(srv, "READY=1\n", "");
 	ev_timer_init(&srv->status_timer, status_cb, STATUS_INTERVAL, STATUS_INTERVAL);
 	srv->status_timer.data = srv;
 	ev_timer_start(srv->loop, &srv->status_timer);
+	start_watchdog(srv);
+}
+
+void sdnotify_reloading(struct server *srv)
+{
+	if (!notify_enabled())
+		return;
+	/* systemd 253+ wants MONOTONIC_USEC to tell this reload from an older one. */
+	int r = sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\nSTATUS=reloading",
+	                   now_ns() / 1000);
+	if (r < 0) {
+		errno = -r;
+		log_warn("sd_notify RELOADING=1, ignoring");
+	}
+}
+
+void sdnotify_reloaded(struct server *srv, int ok)
+{
+	if (!notify_enabled())
+		return;
+	send_status(srv, "READY=1\n", ok ? "" : "reload refused (see the log); ");
 }
 
 void sdnotify_stopping(struct server *srv)
 {
-	if (!getenv("NOTIFY_SOCKET"))
+	if (!notify_enabled())
 		return;
-	send_status(srv, "STOPPING=1\n");
+	send_status(srv, "STOPPING=1\n", "stopping; ");
 }
 
 void sdnotify_stop(struct server *srv)
 {
 	ev_timer_stop(srv->loop, &srv->status_timer);
+	ev_timer_stop(srv->loop, &srv->watchdog_timer);
 }
