@@ -20,6 +20,19 @@
 
 #define MAX_PASSED 8
 
+int deploy_setup(void **state)
+{
+	static struct harness h;
+	*state = &h;
+	return harness_init(&h, NULL);
+}
+
+int deploy_teardown(void **state)
+{
+	harness_cleanup(*state);
+	return 0;
+}
+
 /* In the child: moves the sockets to 3, 4, ... (dup'ing them above the
  * target range first, so no move clobbers one still to come). */
 static int place_fds(const int *fds, size_t n)

@@ -15,6 +15,12 @@
 
 #include "harness.h"
 
+/* cmocka setup and teardown: *state is a harness_init()ed harness (its
+ * config listens on h->sock), cleaned up after the test. */
+int deploy_setup(void **state);
+int deploy_teardown(void **state);
+#define DEPLOY_TEST(f) cmocka_unit_test_setup_teardown(f, deploy_setup, deploy_teardown)
+
 struct spawn {
 	const char *const *argv; /* argv[0] is the program's path */
 	const char *const *env;  /* "NAME=VALUE" set, "NAME" unset; NULL-terminated, or NULL */

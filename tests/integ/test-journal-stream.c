@@ -21,19 +21,6 @@
 
 #include "deploy-harness.h"
 
-static int setup(void **state)
-{
-	static struct harness h;
-	*state = &h;
-	return harness_init(&h, NULL);
-}
-
-static int teardown(void **state)
-{
-	harness_cleanup(*state);
-	return 0;
-}
-
 /* "JOURNAL_STREAM=DEV:INO" of the file at path (created if need be). */
 static void journal_stream_of(const char *path, char *out, size_t len)
 {
@@ -154,10 +141,10 @@ static void test_config_error_has_priority(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_priority_prefix_under_journald, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_plain_without_journal_stream, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_plain_when_stderr_is_elsewhere, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_config_error_has_priority, setup, teardown),
+		DEPLOY_TEST(test_priority_prefix_under_journald),
+		DEPLOY_TEST(test_plain_without_journal_stream),
+		DEPLOY_TEST(test_plain_when_stderr_is_elsewhere),
+		DEPLOY_TEST(test_config_error_has_priority),
 	};
 	return cmocka_run_group_tests_name("journal-stream", tests, NULL, NULL);
 }

@@ -46,19 +46,6 @@ static void find_activate(void)
 	activate[0] = '\0';
 }
 
-static int setup(void **state)
-{
-	static struct harness h;
-	*state = &h;
-	return harness_init(&h, NULL);
-}
-
-static int teardown(void **state)
-{
-	harness_cleanup(*state);
-	return 0;
-}
-
 /* Replaces the harness's config (which has a listen line) with `text`. */
 static void write_conf(struct harness *h, const char *text)
 {
@@ -200,8 +187,9 @@ static void test_nothing_to_listen_on_is_an_error(void **state)
 	assert_true(harness_log_contains(h, "has no 'listen =' line and systemd passed no socket"));
 }
 
-/* Passed by hand, as a unit with Accept=yes or ListenDatagram= would. */
-static void start_with_fd(struct harness *h, int type, int do_listen)
+/* Starts arpcd with a unix socket at h->sock passed by hand as fd 3,
+ * named "arpcd", as a unit with Accept=yes or ListenDatagram= would. */
+static void start_with_fd(struct harness *h, int type, int do_listen, const char *conf)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	const char *argv[] = {harness_arpcd(), "-c", h->conf, NULL};
@@ -211,17 +199,17 @@ static void start_with_fd(struct harness *h, int type, int do_listen)
 	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	if (do_listen)
 		assert_int_equal(listen(fd, 8), 0);
-	write_conf(h, "[daemon]\n");
+	write_conf(h, conf);
 	struct spawn s = {.argv = argv, .fds = &fd, .nfds = 1, .fdnames = "arpcd"};
 	assert_int_equal(deploy_spawn(h, &s), 0);
 	close(fd);
-	assert_int_equal(harness_wait_exit(h, HARNESS_TIMEOUT_MS), 1);
 }
 
 static void test_passed_socket_not_listening(void **state)
 {
 	struct harness *h = *state;
-	start_with_fd(h, SOCK_STREAM, 0);
+	start_with_fd(h, SOCK_STREAM, 0, "[daemon]\n");
+	assert_int_equal(harness_wait_exit(h, HARNESS_TIMEOUT_MS), 1);
 	assert_true(harness_log_contains(h, "socket 'arpcd' passed by systemd (fd 3, unix:"));
 	assert_true(harness_log_contains(h, "is not listening: arpcd needs Accept=no"));
 }
@@ -229,7 +217,8 @@ static void test_passed_socket_not_listening(void **state)
 static void test_passed_socket_not_stream(void **state)
 {
 	struct harness *h = *state;
-	start_with_fd(h, SOCK_DGRAM, 0);
+	start_with_fd(h, SOCK_DGRAM, 0, "[daemon]\n");
+	assert_int_equal(harness_wait_exit(h, HARNESS_TIMEOUT_MS), 1);
 	assert_true(harness_log_contains(h, "is not a stream socket: arpcd needs ListenStream="));
 }
 
@@ -237,17 +226,7 @@ static void test_passed_socket_not_stream(void **state)
 static void test_passed_by_hand_serves(void **state)
 {
 	struct harness *h = *state;
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	const char *argv[] = {harness_arpcd(), "-c", h->conf, NULL};
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(fd >= 0);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", h->sock);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(listen(fd, 8), 0);
-	write_conf(h, "[daemon]\nlisten = fd:arpcd\n");
-	struct spawn s = {.argv = argv, .fds = &fd, .nfds = 1, .fdnames = "arpcd"};
-	assert_int_equal(deploy_spawn(h, &s), 0);
-	close(fd);
+	start_with_fd(h, SOCK_STREAM, 1, "[daemon]\nlisten = fd:arpcd\n");
 	assert_serves(h->endpoint);
 	assert_int_equal(harness_stop(h), 0);
 }
@@ -258,19 +237,15 @@ int main(void)
 	if (!activate[0])
 		fprintf(stderr, "# systemd-socket-activate not found in $PATH: its tests skip\n");
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_no_listen_line_serves_passed_socket, setup,
-		                                teardown),
-		cmocka_unit_test_setup_teardown(test_fdname_serves_fd_listen_line, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bound_path_matches_unix_listen_line, setup,
-		                                teardown),
-		cmocka_unit_test_setup_teardown(test_unmatched_passed_socket_served_too, setup,
-		                                teardown),
-		cmocka_unit_test_setup_teardown(test_missing_fdname_is_an_error, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_nothing_to_listen_on_is_an_error, setup,
-		                                teardown),
-		cmocka_unit_test_setup_teardown(test_passed_socket_not_listening, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_passed_socket_not_stream, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_passed_by_hand_serves, setup, teardown),
+		DEPLOY_TEST(test_no_listen_line_serves_passed_socket),
+		DEPLOY_TEST(test_fdname_serves_fd_listen_line),
+		DEPLOY_TEST(test_bound_path_matches_unix_listen_line),
+		DEPLOY_TEST(test_unmatched_passed_socket_served_too),
+		DEPLOY_TEST(test_missing_fdname_is_an_error),
+		DEPLOY_TEST(test_nothing_to_listen_on_is_an_error),
+		DEPLOY_TEST(test_passed_socket_not_listening),
+		DEPLOY_TEST(test_passed_socket_not_stream),
+		DEPLOY_TEST(test_passed_by_hand_serves),
 	};
 	return cmocka_run_group_tests_name("socket-activation", tests, NULL, NULL);
 }
