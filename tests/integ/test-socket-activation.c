@@ -6,7 +6,8 @@
  *  - a config with no listen line serves the passed socket, and leaves
  *    the socket file (systemd's) in place when it stops;
  *  - --fdname=NAME serves `listen = fd:NAME`; a passed socket bound to the
- *    path of a `listen = unix:` line is used for it rather than bound
+ *    path of a `listen = unix:` line (or the address of a `tcp:` line) is
+ *    used for it rather than bound
  *    again; a passed socket matching no line is served too;
  *  - what cannot work fails at start with a message naming the problem:
  *    fd:NAME with no such socket, no listen line and no socket, a passed
@@ -26,6 +27,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -231,6 +234,34 @@ static void test_passed_by_hand_serves(void **state)
 	assert_int_equal(harness_stop(h), 0);
 }
 
+/* A passed TCP socket serves the tcp: line naming its address; binding
+ * that port again beside it would fail (EADDRINUSE).  "tcp:PORT" means
+ * loopback, so it names the same socket. */
+static void test_tcp_passed_matches_tcp_listen_line(void **state)
+{
+	struct harness *h = *state;
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sa);
+	const char *argv[] = {harness_arpcd(), "-c", h->conf, NULL};
+	char conf[128], ep[64];
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 8), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	unsigned port = ntohs(sa.sin_port);
+	snprintf(conf, sizeof(conf), "[daemon]\nlisten = tcp:%u\n", port);
+	write_conf(h, conf);
+	struct spawn s = {.argv = argv, .fds = &fd, .nfds = 1, .fdnames = "web"};
+	assert_int_equal(deploy_spawn(h, &s), 0);
+	close(fd);
+	snprintf(ep, sizeof(ep), "tcp:127.0.0.1:%u", port);
+	assert_serves(ep);
+	snprintf(conf, sizeof(conf), "socket 'web' from systemd, for listen = tcp:%u", port);
+	assert_true(harness_log_contains(h, conf));
+	assert_int_equal(harness_stop(h), 0);
+}
+
 int main(void)
 {
 	find_activate();
@@ -246,6 +277,7 @@ int main(void)
 		DEPLOY_TEST(test_passed_socket_not_listening),
 		DEPLOY_TEST(test_passed_socket_not_stream),
 		DEPLOY_TEST(test_passed_by_hand_serves),
+		DEPLOY_TEST(test_tcp_passed_matches_tcp_listen_line),
 	};
 	return cmocka_run_group_tests_name("socket-activation", tests, NULL, NULL);
 }
