@@ -7,8 +7,8 @@
  *    the socket file (systemd's) in place when it stops;
  *  - --fdname=NAME serves `listen = fd:NAME`; a passed socket bound to the
  *    path of a `listen = unix:` line (or the address of a `tcp:` line) is
- *    used for it rather than bound
- *    again; a passed socket matching no line is served too;
+ *    used for it rather than bound again; a passed socket matching no
+ *    line is served too;
  *  - what cannot work fails at start with a message naming the problem:
  *    fd:NAME with no such socket, no listen line and no socket, a passed
  *    socket that is not listening, or not a stream.
