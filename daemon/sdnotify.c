@@ -5,6 +5,8 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <systemd/sd-daemon.h>
 
@@ -19,14 +21,29 @@ static int notify_enabled(void)
 	return getenv("NOTIFY_SOCKET") != NULL;
 }
 
+/* Sends one message.  A failure is logged once: the STATUS= and watchdog
+ * timers would otherwise repeat it every few seconds. */
+static void notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void notify(const char *fmt, ...)
+{
+	static int warned;
+	char msg[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	int r = sd_notify(0, msg);
+	if (r < 0 && !warned) {
+		warned = 1;
+		errno = -r;
+		log_warn("sd_notify to $NOTIFY_SOCKET failed (not repeated), ignoring");
+	}
+}
+
 static void send_status(struct server *srv, const char *prefix, const char *note)
 {
-	int r = sd_notifyf(0, "%sSTATUS=%s%u connections, %llu calls in flight", prefix, note,
-	                   srv->st.connections, (unsigned long long)srv->st.calls_inflight);
-	if (r < 0) {
-		errno = -r;
-		log_warn("sd_notify, ignoring");
-	}
+	notify("%sSTATUS=%s%u connections, %llu calls in flight", prefix, note,
+	       srv->st.connections, (unsigned long long)srv->st.calls_inflight);
 }
 
 static void status_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -37,11 +54,7 @@ static void status_cb(struct ev_loop *loop, ev_timer *w, int revents)
 /* From the loop: if the loop is stuck, the pings stop. */
 static void watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	int r = sd_notify(0, "WATCHDOG=1");
-	if (r < 0) {
-		errno = -r;
-		log_warn("sd_notify WATCHDOG=1, ignoring");
-	}
+	notify("WATCHDOG=1");
 }
 
 static void start_watchdog(struct server *srv)
@@ -79,12 +92,7 @@ void sdnotify_reloading(struct server *srv)
 	if (!notify_enabled())
 		return;
 	/* systemd 253+ wants MONOTONIC_USEC to tell this reload from an older one. */
-	int r = sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\nSTATUS=reloading",
-	                   now_ns() / 1000);
-	if (r < 0) {
-		errno = -r;
-		log_warn("sd_notify RELOADING=1, ignoring");
-	}
+	notify("RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\nSTATUS=reloading", now_ns() / 1000);
 }
 
 void sdnotify_reloaded(struct server *srv, int ok)
