@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -438,6 +439,12 @@ void conns_free_dead(struct server *srv)
 		outq_free(&c->out);
 		free(c);
 	}
+#ifdef HAVE_MALLOC_TRIM
+	/* The last client gone: give the buffers of a busy spell back to the
+	 * system, which free() alone leaves to fragmentation in the heap. */
+	if (srv->st.connections == 0 && srv->st.calls_inflight == 0)
+		malloc_trim(0);
+#endif
 }
 
 void conns_apply_config(struct server *srv)

@@ -34,8 +34,8 @@ static void usage(FILE *out)
 	        "  -c, --config FILE      configuration file (default %s/arpcd.conf)\n"
 	        "      --check-config     check the configuration, print \"configuration OK\"\n"
 	        "                         or what is wrong, and exit 0 or 1\n"
-	        "  -l, --listen ENDPOINT  listen on ENDPOINT (unix:/path, tcp:host:port);\n"
-	        "                         repeatable; replaces the file's listen lines\n"
+	        "  -l, --listen ENDPOINT  listen on ENDPOINT (unix:/path, tcp:host:port,\n"
+	        "                         fd:NAME); repeatable; replaces the file's listen lines\n"
 	        "  -v, --verbose          log at debug level\n"
 	        "      --version          print the version and exit\n"
 	        "  -h, --help             print this help and exit\n",
@@ -123,12 +123,16 @@ int main(int argc, char **argv)
 	if (config_load(path, &cfg, err, sizeof(err)) < 0 ||
 	    (nlisten && config_set_listen(cfg, listen, nlisten, err, sizeof(err)) < 0) ||
 	    (check && check_module_files(cfg, err, sizeof(err)) < 0)) {
-		fprintf(stderr, "arpcd: %s\n", err);
+		/* Through the log: under journald it gets its <3> like the rest. */
+		log_errorx("%s", err);
 		config_free(cfg);
 		return 1;
 	}
 	if (check) {
 		printf("configuration OK\n");
+		if (cfg->nlisten == 0)
+			printf("note: no listen line: arpcd will serve only the sockets systemd "
+			       "passes (socket activation)\n");
 		config_free(cfg);
 		return 0;
 	}
