@@ -301,6 +301,7 @@ static void sighup_reloads_or_keeps_the_old_config(void **state)
 	start("[limits]\ndemo_sleep_max = 10s\n");
 	assert_int_equal(wc_connect(&c, h.endpoint), 0);
 	sleep_status(&c, 1, 300, 0);
+	assert_false(harness_log_contains(&h, ": connected")); /* a debug line */
 
 	/* Valid: applied live, and the log says what changed. */
 	reload("log_level = debug\n[limits]\ndemo_sleep_max = 100ms\n", "reloaded '");
@@ -308,6 +309,11 @@ static void sighup_reloads_or_keeps_the_old_config(void **state)
 	assert_true(harness_log_contains(&h, "reload: log_level: info -> debug"));
 	sleep_status(&c, 2, 300, ARPC_S_INVALID_ARG);
 	sleep_status(&c, 3, 50, 0);
+	struct wc d;
+	assert_int_equal(wc_connect(&d, h.endpoint), 0);
+	assert_int_equal(wc_ping(&d, 1), 0); /* served: its "connected" is logged */
+	wc_close(&d);
+	assert_true(harness_log_contains(&h, ": connected"));
 
 	/* Invalid: refused, logged with file:line, the running config stays. */
 	reload("log_level = debug\n[limits]\ndemo_sleep_max = 10s\nno_such_key = 1\n",
