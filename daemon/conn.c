@@ -4,6 +4,7 @@
 #include <config.h> /* autoconf's */
 
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,10 +191,17 @@ static void pause_reading(struct conn *c)
 	log_debug("%s: %u calls in flight: reading paused", c->peer, c->calls.count);
 }
 
+/* Whether reading stopped for the in-flight limit only, and may resume. */
+static int may_resume(const struct conn *c)
+{
+	return c->paused && !c->close_now && !c->read_eof &&
+	       c->calls.count < c->srv->cfg->max_inflight;
+}
+
 void conn_call_done(struct conn *c, uint32_t id)
 {
 	idmap_remove(&c->calls, id);
-	if (c->paused && !c->close_now && c->calls.count < c->srv->cfg->max_inflight) {
+	if (may_resume(c)) {
 		c->paused = 0;
 		ev_io_start(c->srv->loop, &c->rio);
 		/* Frames already buffered wait for no new bytes: look at them now
@@ -233,6 +241,32 @@ static void process_frames(struct conn *c)
 	}
 }
 
+/*
+ * The peer will send nothing more.  If it shut down only its writing side
+ * (shutdown(SHUT_WR)), it still reads: the calls it made are answered, then
+ * the connection closes, as after our GOAWAY.  A unix peer that closed
+ * altogether shows POLLHUP, and its calls are cancelled at once; a TCP
+ * peer's close looks like a half-close until a reply to it fails.
+ */
+static void peer_eof(struct conn *c)
+{
+	struct pollfd pfd = {.fd = c->fd, .events = POLLOUT};
+	if ((c->calls.count == 0 && outq_empty(&c->out)) ||
+	    (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLERR)))) {
+		conn_close(c, "closed by the peer");
+		return;
+	}
+	log_debug("%s: end of stream with %u calls in flight: answering them, then closing",
+	          c->peer, c->calls.count);
+	c->read_eof = 1;
+	c->draining = 1; /* no GOAWAY: the peer is done sending anyway */
+	if (!c->paused) {
+		c->paused = 1;
+		ev_io_stop(c->srv->loop, &c->rio);
+	}
+	mark_flush(c); /* closes now if nothing is left to wait for */
+}
+
 static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct conn *c = w->data;
@@ -252,7 +286,7 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
 			if ((size_t)n < room)
 				return; /* the socket is drained */
 		} else if (n == 0) {
-			conn_close(c, "closed by the peer");
+			peer_eof(c);
 			return;
 		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
 			return;
@@ -409,7 +443,7 @@ void conns_apply_config(struct server *srv)
 	TAILQ_FOREACH(c, &srv->conns, link) {
 		wire_decoder_set_max_body(&c->dec, (uint32_t)srv->cfg->max_frame);
 		start_idle_timer(c);
-		if (c->paused && !c->close_now && c->calls.count < srv->cfg->max_inflight) {
+		if (may_resume(c)) {
 			c->paused = 0;
 			ev_io_start(srv->loop, &c->rio);
 			ev_feed_event(srv->loop, &c->rio, EV_READ);

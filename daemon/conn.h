@@ -50,6 +50,7 @@ struct conn {
 	unsigned draining : 1;        /* GOAWAY sent */
 	unsigned close_now : 1;       /* close at the next flush (after writing what we can) */
 	unsigned closed : 1;
+	unsigned read_eof : 1;        /* the peer half-closed: answering, then closing */
 	const char *close_why;
 };
 
