@@ -308,11 +308,14 @@ static void after_write(struct conn *c)
 
 static void write_out(struct conn *c)
 {
+	size_t before = c->out.bytes;
 	int r = outq_flush(&c->out, c->fd);
 	if (r < 0) {
 		conn_close(c, r == -EPIPE || r == -ECONNRESET ? "closed by the peer" : strerror(-r));
 		return;
 	}
+	if (c->out.bytes < before)
+		c->last_active = ev_now(c->srv->loop); /* the peer reads: not idle */
 	if (r == 1 && !c->writing) {
 		c->writing = 1;
 		ev_io_start(c->srv->loop, &c->wio);
@@ -375,13 +378,22 @@ static void idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	ev_tstamp left = c->last_active + timeout - ev_now(loop);
 	/* libev's "be smart about timeouts": reads only store a time stamp;
 	 * the timer re-arms itself for whatever is left. */
-	if (left <= 0 && (c->calls.count > 0 || !outq_empty(&c->out))) {
+	if (left <= 0 && c->calls.count > 0) {
 		c->last_active = ev_now(loop); /* waiting on us is not idling */
 		left = timeout;
 	}
 	if (left > 0) {
 		ev_timer_set(w, left, 0.0);
 		ev_timer_start(loop, w);
+		return;
+	}
+	if (!outq_empty(&c->out)) {
+		/* Replies wait and the peer took none of them for the whole
+		 * timeout: that is idling too, and a GOAWAY would wait behind
+		 * them for ever. */
+		log_warnx("%s: %zu bytes of replies unread for %u ms, disconnecting", c->peer,
+		          c->out.bytes, ms);
+		conn_close(c, "not reading its replies");
 		return;
 	}
 	log_debug("%s: idle for %u ms, closing", c->peer, ms);
