@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -23,10 +24,13 @@
 /* Reads per readiness event: bounded, so one busy client cannot starve
  * the others; level-triggered I/O brings us back for the rest. */
 #define READS_PER_EVENT 4
+/* How often a paused connection is checked for a peer that went away. */
+#define HUP_PROBE_INTERVAL 0.25
 
 static void read_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void write_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void idle_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static void hup_probe_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 /* For refusals before a conn exists: one GOAWAY, best effort, then close.
  * A fresh socket's send buffer always has room for 16 bytes. */
@@ -63,6 +67,7 @@ void conn_new(struct server *srv, int fd, int is_unix, const char *tcp_peer)
 	c->id = ++srv->next_conn_id;
 	snprintf(c->peer, sizeof(c->peer), "conn %llu (tcp %s)", (unsigned long long)c->id,
 	         tcp_peer ? tcp_peer : "?");
+	c->is_unix = is_unix != 0;
 	if (is_unix) {
 		int r = access_read_peer(c);
 		if (r < 0) {
@@ -84,7 +89,8 @@ void conn_new(struct server *srv, int fd, int is_unix, const char *tcp_peer)
 	ev_io_init(&c->rio, read_cb, fd, EV_READ);
 	ev_io_init(&c->wio, write_cb, fd, EV_WRITE);
 	ev_init(&c->idle, idle_cb);
-	c->rio.data = c->wio.data = c->idle.data = c;
+	ev_timer_init(&c->hup_probe, hup_probe_cb, HUP_PROBE_INTERVAL, HUP_PROBE_INTERVAL);
+	c->rio.data = c->wio.data = c->idle.data = c->hup_probe.data = c;
 	ev_io_start(srv->loop, &c->rio);
 	start_idle_timer(c);
 	TAILQ_INSERT_TAIL(&srv->conns, c, link);
@@ -182,32 +188,65 @@ void conn_queue_control(struct conn *c, uint8_t type, uint32_t call_id, uint32_t
 	queued(c);
 }
 
+/*
+ * Whether the peer is gone altogether, not just done sending.  A unix
+ * socket tells the two apart: POLLHUP once the peer closed, POLLRDHUP alone
+ * after its shutdown(SHUT_WR) (it still reads: its calls are answered).
+ * Over TCP both are a FIN, and a client that died is far likelier than
+ * one that half-closed: gone.  POLLRDHUP shows even with unread bytes in
+ * the way.
+ */
+static int peer_gone(const struct conn *c)
+{
+	struct pollfd pfd = {.fd = c->fd, .events = POLLRDHUP};
+	if (poll(&pfd, 1, 0) <= 0)
+		return 0;
+	if (pfd.revents & (POLLHUP | POLLERR))
+		return 1;
+	return !c->is_unix && (pfd.revents & POLLRDHUP);
+}
+
+/* Reading is paused, so EOF would go unseen until a call finishes, and a
+ * client that left would keep its handlers running. */
+static void hup_probe_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct conn *c = w->data;
+	if (peer_gone(c))
+		conn_close(c, "closed by the peer (seen while reading was paused)");
+}
+
 static void pause_reading(struct conn *c)
 {
 	if (c->paused)
 		return;
 	c->paused = 1;
 	ev_io_stop(c->srv->loop, &c->rio);
+	ev_timer_again(c->srv->loop, &c->hup_probe);
 	log_debug("%s: %u calls in flight: reading paused", c->peer, c->calls.count);
 }
 
-/* Whether reading stopped for the in-flight limit only, and may resume. */
-static int may_resume(const struct conn *c)
+/* Resumes reading paused by the in-flight limit, if the calls allow (not
+ * after the peer's end of stream: nothing more will come). */
+static void maybe_resume_reading(struct conn *c)
 {
-	return c->paused && !c->close_now && !c->read_eof &&
-	       c->calls.count < c->srv->cfg->max_inflight;
+	if (!c->paused || c->close_now || c->read_eof ||
+	    c->calls.count >= c->srv->cfg->max_inflight)
+		return;
+	c->paused = 0;
+	ev_timer_stop(c->srv->loop, &c->hup_probe);
+	ev_io_start(c->srv->loop, &c->rio);
+	/* Frames already buffered wait for no new bytes: look at them now
+	 * (from the loop, not from inside this call's completion). */
+	ev_feed_event(c->srv->loop, &c->rio, EV_READ);
 }
 
 void conn_call_done(struct conn *c, uint32_t id)
 {
 	idmap_remove(&c->calls, id);
-	if (may_resume(c)) {
-		c->paused = 0;
-		ev_io_start(c->srv->loop, &c->rio);
-		/* Frames already buffered wait for no new bytes: look at them now
-		 * (from the loop, not from inside this call's completion). */
-		ev_feed_event(c->srv->loop, &c->rio, EV_READ);
-	}
+	/* Its reply is traffic: the idle period starts again from here, or a
+	 * client's next call could meet a GOAWAY right after a long call. */
+	c->last_active = ev_now(c->srv->loop);
+	maybe_resume_reading(c);
 	if (c->draining)
 		mark_flush(c);
 }
@@ -243,16 +282,13 @@ static void process_frames(struct conn *c)
 
 /*
  * The peer will send nothing more.  If it shut down only its writing side
- * (shutdown(SHUT_WR)), it still reads: the calls it made are answered, then
- * the connection closes, as after our GOAWAY.  A unix peer that closed
- * altogether shows POLLHUP, and its calls are cancelled at once; a TCP
- * peer's close looks like a half-close until a reply to it fails.
+ * (shutdown(SHUT_WR)) on a unix socket, it still reads: the calls it made
+ * are answered, then the connection closes, as after our GOAWAY.  A peer
+ * that is gone (peer_gone) has its calls cancelled at once.
  */
 static void peer_eof(struct conn *c)
 {
-	struct pollfd pfd = {.fd = c->fd, .events = POLLOUT};
-	if ((c->calls.count == 0 && outq_empty(&c->out)) ||
-	    (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLERR)))) {
+	if ((c->calls.count == 0 && outq_empty(&c->out)) || peer_gone(c)) {
 		conn_close(c, "closed by the peer");
 		return;
 	}
@@ -410,6 +446,7 @@ void conn_close(struct conn *c, const char *why)
 	ev_io_stop(srv->loop, &c->rio);
 	ev_io_stop(srv->loop, &c->wio);
 	ev_timer_stop(srv->loop, &c->idle);
+	ev_timer_stop(srv->loop, &c->hup_probe);
 	if (c->on_flush) {
 		TAILQ_REMOVE(&srv->flush, c, flush_link);
 		c->on_flush = 0;
@@ -447,6 +484,12 @@ void conns_free_dead(struct server *srv)
 		outq_free(&c->out);
 		free(c);
 	}
+#ifdef HAVE_MALLOC_TRIM
+	/* The last client gone: give the buffers of a busy spell back to the
+	 * system, which free() alone leaves to fragmentation in the heap. */
+	if (srv->st.connections == 0 && srv->st.calls_inflight == 0)
+		malloc_trim(0);
+#endif
 }
 
 void conns_apply_config(struct server *srv)
@@ -455,10 +498,6 @@ void conns_apply_config(struct server *srv)
 	TAILQ_FOREACH(c, &srv->conns, link) {
 		wire_decoder_set_max_body(&c->dec, (uint32_t)srv->cfg->max_frame);
 		start_idle_timer(c);
-		if (may_resume(c)) {
-			c->paused = 0;
-			ev_io_start(srv->loop, &c->rio);
-			ev_feed_event(srv->loop, &c->rio, EV_READ);
-		}
+		maybe_resume_reading(c);
 	}
 }

@@ -37,6 +37,7 @@ struct conn {
 
 	ev_io rio, wio;
 	ev_timer idle;
+	ev_timer hup_probe;           /* while paused: did the peer go away? */
 	ev_tstamp last_active;
 
 	struct wire_decoder dec;
@@ -51,6 +52,7 @@ struct conn {
 	unsigned close_now : 1;       /* close at the next flush (after writing what we can) */
 	unsigned closed : 1;
 	unsigned read_eof : 1;        /* the peer half-closed: answering, then closing */
+	unsigned is_unix : 1;         /* a unix socket: half-close and close differ */
 	const char *close_why;
 };
 

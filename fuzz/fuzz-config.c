@@ -25,8 +25,7 @@
 
 static void check_valid(const struct config *cfg)
 {
-	if (cfg->nlisten == 0)
-		abort();
+	/* No listen line is valid: arpcd then serves what systemd passes. */
 	for (size_t i = 0; i < cfg->nlisten; i++)
 		if (config_endpoint_error(cfg->listen[i]))
 			abort();

@@ -178,9 +178,20 @@ int harness_kill(struct harness *h, int sig)
 	return harness_wait_exit(h, HARNESS_TIMEOUT_MS);
 }
 
+static int wait_bound(const struct harness *h)
+{
+	return h->wait_ms > 0 ? h->wait_ms : HARNESS_TIMEOUT_MS;
+}
+
 int harness_stop(struct harness *h)
 {
-	return harness_kill(h, SIGTERM);
+	if (h->pid <= 0)
+		return -1;
+	if (kill(h->pid, SIGTERM) < 0) {
+		fprintf(stderr, "harness: kill: %s\n", strerror(errno));
+		return -1;
+	}
+	return harness_wait_exit(h, wait_bound(h));
 }
 
 int harness_start(struct harness *h, const char *const *args)
@@ -194,6 +205,8 @@ int harness_start(struct harness *h, const char *const *args)
 	/* Drop anything a previous run left in the notify socket. */
 	while (recv(h->notify_fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
 		;
+	for (size_t i = 0; h->wrapper && h->wrapper[i] && n < 16; i++)
+		argv[n++] = h->wrapper[i];
 	argv[n++] = harness_arpcd();
 	argv[n++] = "-c";
 	argv[n++] = h->conf;
@@ -211,13 +224,14 @@ int harness_start(struct harness *h, const char *const *args)
 		if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0)
 			_exit(126);
 		setenv("NOTIFY_SOCKET", h->notify, 1);
-		execv(argv[0], (char *const *)(uintptr_t)argv);
+		/* p: a wrapper may be a bare name, found on PATH. */
+		execvp(argv[0], (char *const *)(uintptr_t)argv);
 		fprintf(stderr, "harness: exec %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
 	h->pid = pid;
 
-	int64_t end = harness_now_ms() + HARNESS_TIMEOUT_MS;
+	int64_t end = harness_now_ms() + wait_bound(h);
 	while (harness_now_ms() < end) {
 		struct pollfd pfd = {.fd = h->notify_fd, .events = POLLIN};
 		int r = poll(&pfd, 1, 50);
@@ -238,7 +252,7 @@ int harness_start(struct harness *h, const char *const *args)
 			return -1;
 		}
 	}
-	fprintf(stderr, "harness: no READY=1 from arpcd in %d ms\n", HARNESS_TIMEOUT_MS);
+	fprintf(stderr, "harness: no READY=1 from arpcd in %d ms\n", wait_bound(h));
 	harness_kill(h, SIGKILL);
 	print_log(h);
 	return -1;

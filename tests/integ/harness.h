@@ -34,6 +34,11 @@ struct harness {
 	char notify[64];    /* DIR/notify.sock */
 	int notify_fd;
 	pid_t pid;          /* 0 when not running */
+	/* Set after harness_init, if at all: a NULL-terminated command that
+	 * arpcd runs under (valgrind and its options), and the bound on
+	 * start-up and shutdown for a daemon that slow (0: HARNESS_TIMEOUT_MS). */
+	const char *const *wrapper;
+	int wait_ms;
 };
 
 /*

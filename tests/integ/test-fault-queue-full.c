@@ -1,0 +1,158 @@
+/*
+ * test-fault-queue-full.c: the worker pool's queue is full (one worker,
+ * asleep in demo.sleep; max_queued_jobs calls queued behind it).  Further
+ * worker-bound calls are answered ARPC_S_SERVER_TOO_BUSY at once: their
+ * replies, and those of inline calls (sys.ping) made meanwhile, all arrive
+ * while the sleep still runs, so nothing stalls behind it.  Through libarpc
+ * the same call returns ARPC_S_SERVER_TOO_BUSY.  Once the sleep ends
+ * (cancelled, so no wait on a clock) the queued calls run and everything
+ * is normal again.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <setjmp.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <arpc/arpc.h>
+
+#include "harness.h"
+
+enum {
+	QUEUED = 3,    /* max_queued_jobs */
+	REFUSED = 20,  /* worker-bound calls sent while the queue is full, each
+	                  followed by an inline call */
+	LONG_MS = 60000,
+};
+
+static const char config[] = "workers = 1\n"
+                             "[limits]\n"
+                             "max_queued_jobs = 3\n"
+                             "demo_sleep_max = 2m\n"
+                             "shutdown_timeout = 2s\n";
+
+static int setup(void **state)
+{
+	struct harness *h = calloc(1, sizeof(*h));
+	if (!h)
+		return -1;
+	*state = h;
+	if (harness_init(h, config) != 0 || harness_start(h, NULL) != 0)
+		return -1;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct harness *h = *state;
+	harness_cleanup(h);
+	free(h);
+	return 0;
+}
+
+struct stat_wait {
+	struct harness *h;
+	const char *key;
+	long long want;
+};
+
+static int stat_is(void *arg)
+{
+	struct stat_wait *w = arg;
+	return harness_stat(w->h, w->key) == w->want;
+}
+
+static void expect_stat(struct harness *h, const char *key, long long want)
+{
+	struct stat_wait w = { h, key, want };
+	if (!harness_wait_until(stat_is, &w, HARNESS_TIMEOUT_MS))
+		fail_msg("sys.stats %s is %lld, not %lld", key, harness_stat(h, key), want);
+}
+
+static void read_reply(struct wc *c, uint32_t id, uint32_t status)
+{
+	struct wc_frame f;
+	assert_int_equal(wc_read(c, &f, HARNESS_TIMEOUT_MS), 1);
+	assert_int_equal(f.type, WIRE_REPLY);
+	if (f.call_id != id || f.word != status)
+		fail_msg("reply to call %u with status %u; expected call %u with status %u",
+		         f.call_id, f.word, id, status);
+	wc_frame_free(&f);
+}
+
+static void test_full_queue_answers_too_busy(void **state)
+{
+	struct harness *h = *state;
+	long long rejected = harness_stat(h, "busy_rejections");
+	struct wc c;
+	assert_int_equal(wc_connect(&c, h->endpoint), 0);
+
+	/* Call 1 takes the worker; 2..QUEUED+1 fill the queue. */
+	assert_int_equal(wc_send_u32(&c, 1, "demo.sleep", LONG_MS), 0);
+	expect_stat(h, "workers_busy", 1);
+	for (uint32_t id = 2; id <= QUEUED + 1; id++)
+		assert_int_equal(wc_send_u32(&c, id, "demo.sleep", 1), 0);
+	expect_stat(h, "jobs_queued", QUEUED);
+
+	/* More worker calls, interleaved with inline pings: every one is
+	 * answered while call 1 sleeps, in the order sent. */
+	uint32_t id = 100;
+	for (int i = 0; i < REFUSED; i++) {
+		assert_int_equal(wc_send_u32(&c, id++, i % 2 ? "demo.sleep" : "demo.message", 1), 0);
+		assert_int_equal(wc_send_request(&c, id++, "sys.ping", NULL, 0, 0, 0), 0);
+	}
+	id = 100;
+	for (int i = 0; i < REFUSED; i++) {
+		read_reply(&c, id++, ARPC_S_SERVER_TOO_BUSY);
+		read_reply(&c, id++, ARPC_S_OK);
+	}
+
+	/* The library's caller sees the same, at once. */
+	arpc_binding *b;
+	arpc_reply r;
+	uint8_t ms[4];
+	wire_put32(ms, 1);
+	assert_int_equal(arpc_binding_open(h->endpoint, &b), ARPC_S_OK);
+	assert_int_equal(arpc_call(b, "demo.sleep", ms, 4, &r), ARPC_S_SERVER_TOO_BUSY);
+	arpc_reply_free(&r);
+	assert_int_equal(arpc_call(b, "sys.ping", NULL, 0, &r), ARPC_S_OK);
+	arpc_reply_free(&r);
+
+	assert_int_equal(harness_stat(h, "busy_rejections"), rejected + REFUSED + 1);
+	assert_int_equal(harness_stat(h, "workers_busy"), 1);
+	assert_int_equal(harness_stat(h, "jobs_queued"), QUEUED);
+
+	/* The sleep ends: the queued calls run, in order, and succeed. */
+	assert_int_equal(wc_send_control(&c, WIRE_CANCEL, 1), 0);
+	read_reply(&c, 1, ARPC_S_CALL_CANCELLED);
+	for (uint32_t q = 2; q <= QUEUED + 1; q++)
+		read_reply(&c, q, ARPC_S_OK);
+
+	/* All is normal: worker calls run again, from both clients. */
+	for (uint32_t k = 0; k < QUEUED + 2; k++) {
+		assert_int_equal(arpc_call(b, "demo.sleep", ms, 4, &r), ARPC_S_OK);
+		arpc_reply_free(&r);
+		struct wc_frame f;
+		assert_int_equal(wc_call(&c, 200 + k, "demo.sleep", ms, 4, &f), ARPC_S_OK);
+		wc_frame_free(&f);
+	}
+	assert_int_equal(harness_stat(h, "busy_rejections"), rejected + REFUSED + 1);
+	expect_stat(h, "jobs_queued", 0);
+	arpc_binding_close(b);
+	wc_close(&c);
+	assert_int_equal(harness_stop(h), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_full_queue_answers_too_busy),
+	};
+	return cmocka_run_group_tests_name("fault-queue-full", tests, setup, teardown);
+}
