@@ -289,49 +289,14 @@ void harness_cleanup(struct harness *h)
 
 int harness_run(const char *const *argv, char *out, size_t len)
 {
-	int pipefd[2];
+	static const char *const env[] = {"NOTIFY_SOCKET", NULL}; /* unset: not under systemd */
 	const char *args[32];
 	size_t n = 0;
 	args[n++] = harness_arpcd();
 	for (size_t i = 1; argv[i] && n < 31; i++)
 		args[n++] = argv[i];
 	args[n] = NULL;
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return -1;
-	pid_t pid = fork();
-	if (pid < 0) {
-		close(pipefd[0]);
-		close(pipefd[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		if (dup2(pipefd[1], STDOUT_FILENO) < 0 || dup2(pipefd[1], STDERR_FILENO) < 0)
-			_exit(126);
-		unsetenv("NOTIFY_SOCKET");
-		execv(args[0], (char *const *)(uintptr_t)args);
-		_exit(127);
-	}
-	close(pipefd[1]);
-	size_t got = 0;
-	int64_t end = harness_now_ms() + HARNESS_TIMEOUT_MS;
-	for (;;) {
-		int left = (int)(end - harness_now_ms());
-		struct pollfd pfd = {.fd = pipefd[0], .events = POLLIN};
-		if (left <= 0 || poll(&pfd, 1, left) <= 0)
-			break;
-		char tmp[512];
-		ssize_t k = read(pipefd[0], tmp, sizeof(tmp));
-		if (k <= 0)
-			break;
-		size_t take = (size_t)k < len - 1 - got ? (size_t)k : len - 1 - got;
-		memcpy(out + got, tmp, take);
-		got += take;
-	}
-	out[got] = '\0';
-	close(pipefd[0]);
-	struct harness tmp = {.pid = pid};
-	snprintf(tmp.log, sizeof(tmp.log), "/nonexistent");
-	return harness_wait_exit(&tmp, HARNESS_TIMEOUT_MS);
+	return harness_run_program(args, env, out, len, HARNESS_TIMEOUT_MS);
 }
 
 int harness_run_program(const char *const *argv, const char *const *env, char *out, size_t len,
@@ -349,8 +314,12 @@ int harness_run_program(const char *const *argv, const char *const *env, char *o
 	if (pid == 0) {
 		if (dup2(pipefd[1], STDOUT_FILENO) < 0 || dup2(pipefd[1], STDERR_FILENO) < 0)
 			_exit(126);
-		for (size_t i = 0; env && env[i]; i++)
-			putenv((char *)(uintptr_t)env[i]);
+		for (size_t i = 0; env && env[i]; i++) {
+			if (strchr(env[i], '='))
+				putenv((char *)(uintptr_t)env[i]);
+			else
+				unsetenv(env[i]);
+		}
 		execv(argv[0], (char *const *)(uintptr_t)argv);
 		_exit(127);
 	}

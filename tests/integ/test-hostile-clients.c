@@ -233,33 +233,33 @@ static int log_has_line_starting(const struct harness *hh, const char *prefix)
  * Cases.
  * ------------------------------------------------------------------------ */
 
-/* Every proper prefix of a header, then close: nothing to answer, no leak. */
-static void truncated_headers_then_close(void **state)
+/* Sends the first n bytes of a sys.ping request, for n in [from, to), each
+ * on its own connection, then closes it. */
+static void ping_prefixes_then_close(size_t from, size_t to)
 {
 	uint8_t frame[WIRE_REQUEST_PREFIX_MAX];
-	tried++;
 	wire_pack_request_prefix(frame, 1, 0, 0, "sys.ping", 8, 0);
-	for (size_t n = 1; n < WIRE_HEADER_SIZE; n++) {
+	for (size_t n = from; n < to; n++) {
 		struct wc c;
 		connect_or_fail(&c);
 		assert_int_equal(wc_send_raw(&c, frame, n), 0);
 		wc_close(&c);
 	}
+}
+
+/* Every proper prefix of a header, then close: nothing to answer, no leak. */
+static void truncated_headers_then_close(void **state)
+{
+	tried++;
+	ping_prefixes_then_close(1, WIRE_HEADER_SIZE);
 	survived();
 }
 
 /* A whole header and part of the body, then close. */
 static void truncated_body_then_close(void **state)
 {
-	uint8_t frame[WIRE_REQUEST_PREFIX_MAX];
 	tried++;
-	wire_pack_request_prefix(frame, 1, 0, 0, "sys.ping", 8, 0);
-	for (size_t n = WIRE_HEADER_SIZE; n < PING_LEN; n++) {
-		struct wc c;
-		connect_or_fail(&c);
-		assert_int_equal(wc_send_raw(&c, frame, n), 0);
-		wc_close(&c);
-	}
+	ping_prefixes_then_close(WIRE_HEADER_SIZE, PING_LEN);
 	survived();
 }
 
