@@ -1044,6 +1044,60 @@ static void tiny_deadline(void **state)
 	survived();
 }
 
+/* 1,000 timer-held calls, each cancelled twice at once: every call is
+ * answered exactly once, CANCELLED. */
+static void cancel_storm(void **state)
+{
+	enum { N = 1000 };
+	uint8_t *seen = calloc(N + 1, 1);
+	struct wc c;
+	struct wc_frame f;
+	tried++;
+	assert_non_null(seen);
+	connect_or_fail(&c);
+	for (uint32_t id = 1; id <= N; id++) {
+		assert_int_equal(wc_send_u32(&c, id, "demo.async_delay", 5000), 0);
+		assert_int_equal(wc_send_control(&c, WIRE_CANCEL, id), 0);
+		assert_int_equal(wc_send_control(&c, WIRE_CANCEL, id), 0);
+	}
+	for (uint32_t i = 0; i < N; i++) {
+		assert_int_equal(wc_read(&c, &f, HARNESS_TIMEOUT_MS), 1);
+		assert_int_equal(f.type, WIRE_REPLY);
+		assert_int_equal(f.word, ARPC_S_CALL_CANCELLED);
+		assert_true(f.call_id >= 1 && f.call_id <= N);
+		assert_int_equal(seen[f.call_id], 0);
+		seen[f.call_id] = 1;
+		wc_frame_free(&f);
+	}
+	free(seen);
+	ping_ok(&c, N + 1); /* and nothing else came before it */
+	wc_close(&c);
+	survived();
+}
+
+/* The extremes of the header's numbers: call id 0xFFFFFFFF, the longest
+ * deadline (49 days, no overflow), a PING id 0. */
+static void extreme_ids_and_deadlines(void **state)
+{
+	uint8_t p[4];
+	struct wc c;
+	struct wc_frame f;
+	tried++;
+	wire_put32(p, 10);
+	connect_or_fail(&c);
+	assert_int_equal(wc_send_request(&c, 0xffffffffu, "demo.async_delay", p, 4, 0xffffffffu, 0),
+	                 0);
+	expect_reply(&c, 0xffffffffu, ARPC_S_OK);
+	assert_int_equal(wc_send_control(&c, WIRE_PING, 0), 0);
+	assert_int_equal(wc_read(&c, &f, HARNESS_TIMEOUT_MS), 1);
+	assert_int_equal(f.type, WIRE_PONG);
+	assert_int_equal(f.call_id, 0);
+	wc_frame_free(&f);
+	ping_ok(&c, 1);
+	wc_close(&c);
+	survived();
+}
+
 /* Hundreds of connections opened and dropped in a row, some mid-frame
  * (some are refused for max_connections: closes not yet seen count). */
 static void connection_churn(void **state)
@@ -1133,6 +1187,8 @@ int main(void)
 		cmocka_unit_test(bad_payloads),
 		cmocka_unit_test(log_injection),
 		cmocka_unit_test(tiny_deadline),
+		cmocka_unit_test(cancel_storm),
+		cmocka_unit_test(extreme_ids_and_deadlines),
 		cmocka_unit_test(connection_churn),
 		cmocka_unit_test(valid_then_garbage),
 	};
