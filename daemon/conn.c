@@ -67,6 +67,7 @@ void conn_new(struct server *srv, int fd, int is_unix, const char *tcp_peer)
 	c->id = ++srv->next_conn_id;
 	snprintf(c->peer, sizeof(c->peer), "conn %llu (tcp %s)", (unsigned long long)c->id,
 	         tcp_peer ? tcp_peer : "?");
+	c->is_unix = is_unix != 0;
 	if (is_unix) {
 		int r = access_read_peer(c);
 		if (r < 0) {
@@ -188,16 +189,30 @@ void conn_queue_control(struct conn *c, uint8_t type, uint32_t call_id, uint32_t
 }
 
 /*
- * Reading is paused (the in-flight limit, or for good after a protocol
- * error), so EOF would go unseen until a call finishes, and a client that
- * left would keep its handlers running.  POLLRDHUP tells that
- * the peer closed even with unread bytes in the way.
+ * Whether the peer is gone altogether, not just done sending.  A unix
+ * socket tells the two apart: POLLHUP once the peer closed, POLLRDHUP alone
+ * after its shutdown(SHUT_WR) (it still reads: its calls are answered).
+ * Over TCP both are a FIN, and a client that died is far likelier than
+ * one that half-closed: gone.  POLLRDHUP shows even with unread bytes in
+ * the way.
  */
+static int peer_gone(const struct conn *c)
+{
+	struct pollfd pfd = {.fd = c->fd, .events = POLLRDHUP};
+	if (poll(&pfd, 1, 0) <= 0)
+		return 0;
+	if (pfd.revents & (POLLHUP | POLLERR))
+		return 1;
+	return !c->is_unix && (pfd.revents & POLLRDHUP);
+}
+
+/* Reading is paused (the in-flight limit, or for good after a protocol
+ * error), so EOF would go unseen until a call finishes, and a client that
+ * left would keep its handlers running. */
 static void hup_probe_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct conn *c = w->data;
-	struct pollfd pfd = {.fd = c->fd, .events = POLLRDHUP};
-	if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+	if (peer_gone(c))
 		conn_close(c, "closed by the peer (seen while reading was paused)");
 }
 
@@ -212,10 +227,12 @@ static void pause_reading(struct conn *c)
 		log_debug("%s: %u calls in flight: reading paused", c->peer, c->calls.count);
 }
 
-/* Resumes reading paused by the in-flight limit, if the calls allow. */
+/* Resumes reading paused by the in-flight limit, if the calls allow (not
+ * after the peer's end of stream: nothing more will come). */
 static void maybe_resume_reading(struct conn *c)
 {
-	if (!c->paused || c->close_now || c->broken || c->calls.count >= c->srv->cfg->max_inflight)
+	if (!c->paused || c->close_now || c->broken || c->read_eof ||
+	    c->calls.count >= c->srv->cfg->max_inflight)
 		return;
 	c->paused = 0;
 	ev_timer_stop(c->srv->loop, &c->hup_probe);
@@ -265,6 +282,29 @@ static void process_frames(struct conn *c)
 	}
 }
 
+/*
+ * The peer will send nothing more.  If it shut down only its writing side
+ * (shutdown(SHUT_WR)) on a unix socket, it still reads: the calls it made
+ * are answered, then the connection closes, as after our GOAWAY.  A peer
+ * that is gone (peer_gone) has its calls cancelled at once.
+ */
+static void peer_eof(struct conn *c)
+{
+	if ((c->calls.count == 0 && outq_empty(&c->out)) || peer_gone(c)) {
+		conn_close(c, "closed by the peer");
+		return;
+	}
+	log_debug("%s: end of stream with %u calls in flight: answering them, then closing",
+	          c->peer, c->calls.count);
+	c->read_eof = 1;
+	c->draining = 1; /* no GOAWAY: the peer is done sending anyway */
+	if (!c->paused) {
+		c->paused = 1;
+		ev_io_stop(c->srv->loop, &c->rio);
+	}
+	mark_flush(c); /* closes now if nothing is left to wait for */
+}
+
 static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct conn *c = w->data;
@@ -284,7 +324,7 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
 			if ((size_t)n < room)
 				return; /* the socket is drained */
 		} else if (n == 0) {
-			conn_close(c, "closed by the peer");
+			peer_eof(c);
 			return;
 		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
 			return;
@@ -306,11 +346,14 @@ static void after_write(struct conn *c)
 
 static void write_out(struct conn *c)
 {
+	size_t before = c->out.bytes;
 	int r = outq_flush(&c->out, c->fd);
 	if (r < 0) {
 		conn_close(c, r == -EPIPE || r == -ECONNRESET ? "closed by the peer" : strerror(-r));
 		return;
 	}
+	if (c->out.bytes < before)
+		c->last_active = ev_now(c->srv->loop); /* the peer reads: not idle */
 	if (r == 1 && !c->writing) {
 		c->writing = 1;
 		ev_io_start(c->srv->loop, &c->wio);
@@ -378,13 +421,22 @@ static void idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	ev_tstamp left = c->last_active + timeout - ev_now(loop);
 	/* libev's "be smart about timeouts": reads only store a time stamp;
 	 * the timer re-arms itself for whatever is left. */
-	if (left <= 0 && (c->calls.count > 0 || !outq_empty(&c->out))) {
+	if (left <= 0 && c->calls.count > 0) {
 		c->last_active = ev_now(loop); /* waiting on us is not idling */
 		left = timeout;
 	}
 	if (left > 0) {
 		ev_timer_set(w, left, 0.0);
 		ev_timer_start(loop, w);
+		return;
+	}
+	if (!outq_empty(&c->out)) {
+		/* Replies wait and the peer took none of them for the whole
+		 * timeout: that is idling too, and a GOAWAY would wait behind
+		 * them for ever. */
+		log_warnx("%s: %zu bytes of replies unread for %u ms, disconnecting", c->peer,
+		          c->out.bytes, ms);
+		conn_close(c, "not reading its replies");
 		return;
 	}
 	log_debug("%s: idle for %u ms, closing", c->peer, ms);

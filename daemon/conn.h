@@ -52,6 +52,8 @@ struct conn {
 	unsigned close_now : 1;       /* close at the next flush (after writing what we can) */
 	unsigned closed : 1;
 	unsigned broken : 1;          /* protocol error: never read again; drain, close */
+	unsigned read_eof : 1;        /* the peer half-closed: answering, then closing */
+	unsigned is_unix : 1;         /* a unix socket: half-close and close differ */
 	const char *close_why;
 };
 

@@ -1,6 +1,7 @@
 /*
- * dispatch.c: frame -> method lookup -> access check -> inline handler or
- * worker job (docs/protocol.md says what each frame type asks for).
+ * dispatch.c: acts on what request.c decides of each frame: a reply, a
+ * protocol error, or a call (access check, then inline handler or worker
+ * job); docs/protocol.md says what each frame type asks for.
  */
 #include <config.h> /* autoconf's */
 
@@ -12,6 +13,7 @@
 #include "dispatch.h"
 #include "log.h"
 #include "methods.h"
+#include "request.h"
 #include "servercall.h"
 #include "wire.h"
 
@@ -23,28 +25,14 @@ static void refuse(struct conn *c, const struct wire_frame *f, arpc_status statu
 		conn_queue_reply(c, f->call_id, status, 0, detail, len);
 }
 
-static void dispatch_request(struct conn *c, const struct wire_frame *f, uint64_t now)
+/* A request that becomes a call of m: admin check, then inline or a worker. */
+static void start_call(struct conn *c, const struct method *m, const struct wire_frame *f,
+                       uint64_t now)
 {
 	struct server *srv = c->srv;
 	char detail[320];
 	int n;
 
-	if (c->draining) {
-		/* Past our GOAWAY: not executed, and the client knows it will not be. */
-		log_debug("%s: call %u after GOAWAY, ignoring", c->peer, f->call_id);
-		return;
-	}
-	if (idmap_get(&c->calls, f->call_id)) {
-		conn_protocol_error(c, "call id %u is already outstanding", f->call_id);
-		return;
-	}
-	const struct method *m = methods_find(srv->methods, f->method, f->method_len);
-	if (!m) {
-		n = snprintf(detail, sizeof(detail), "no method '%.*s'", (int)f->method_len,
-		             f->method);
-		refuse(c, f, ARPC_S_UNKNOWN_METHOD, detail, (size_t)n);
-		return;
-	}
 	if ((m->flags & ARPC_HANDLER_ADMIN) && !access_is_admin(srv->cfg, c)) {
 		log_notice("%s: call %u: '%s' is for admin_users only, refused", c->peer, f->call_id,
 		           m->name);
@@ -74,21 +62,35 @@ static void dispatch_request(struct conn *c, const struct wire_frame *f, uint64_
 
 void dispatch_frame(struct conn *c, const struct wire_frame *f, uint64_t now)
 {
-	struct arpc_call *call;
+	struct request_decision d;
+	char detail[320];
+	int n;
 
-	switch (f->type) {
-	case WIRE_REQUEST:
-		dispatch_request(c, f, now);
+	switch (request_decide(c->srv->methods, &c->calls, c->draining, f, &d)) {
+	case REQ_CALL:
+		start_call(c, d.method, f, now);
 		break;
-	case WIRE_CANCEL:
-		/* An id we do not know was answered already, or never sent: ignored. */
-		if ((call = idmap_get(&c->calls, f->call_id)))
-			servercall_cancel(call, ARPC_CANCEL_CLIENT);
+	case REQ_AFTER_GOAWAY:
+		/* Not executed, and the client knows it will not be. */
+		log_debug("%s: call %u after GOAWAY, ignoring", c->peer, f->call_id);
 		break;
-	case WIRE_PING:
+	case REQ_DUPLICATE_ID:
+		conn_protocol_error(c, "call id %u is already outstanding", f->call_id);
+		break;
+	case REQ_UNKNOWN_METHOD:
+		n = snprintf(detail, sizeof(detail), "no method '%.*s'", (int)f->method_len,
+		             f->method);
+		refuse(c, f, ARPC_S_UNKNOWN_METHOD, detail, (size_t)n);
+		break;
+	case REQ_CANCEL:
+		servercall_cancel(d.call, ARPC_CANCEL_CLIENT);
+		break;
+	case REQ_CANCEL_UNKNOWN:
+		break; /* answered already, or never sent */
+	case REQ_PING:
 		conn_queue_control(c, WIRE_PONG, f->call_id, 0);
 		break;
-	default: /* REPLY, PONG, GOAWAY: a server never asks for these */
+	case REQ_NOT_FOR_SERVER:
 		conn_protocol_error(c, "%s frame sent to the server", wire_type_name(f->type));
 		break;
 	}

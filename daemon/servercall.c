@@ -15,6 +15,7 @@
 #include "log.h"
 #include "methods.h"
 #include "outq.h"
+#include "request.h"
 #include "servercall.h"
 #include "wire.h"
 #include "worker.h"
@@ -61,7 +62,7 @@ static const char *reason_name(arpc_cancel_reason why)
 struct arpc_call *servercall_new(struct conn *conn, const struct method *m,
                                  const struct wire_frame *f, uint64_t now)
 {
-	struct arpc_call *c = malloc(sizeof(*c) + f->method_len + 1 + f->data_len);
+	struct arpc_call *c = malloc(sizeof(*c) + request_stored_size(f));
 	if (!c)
 		return NULL;
 	memset(c, 0, sizeof(*c));
@@ -78,12 +79,8 @@ struct arpc_call *servercall_new(struct conn *conn, const struct method *m,
 	c->pid = conn->pid;
 	c->uid = conn->uid;
 	c->gid = conn->gid;
-	memcpy(c->name, f->method, f->method_len);
-	c->name[f->method_len] = '\0';
-	c->req = (const uint8_t *)c->name + f->method_len + 1;
+	c->req = request_store(c->name, f);
 	c->req_len = f->data_len;
-	if (f->data_len)
-		memcpy(c->name + f->method_len + 1, f->data, f->data_len);
 	ev_init(&c->timer, NULL);
 	c->timer.data = c;
 	srv_->st.calls_total++;

@@ -104,68 +104,8 @@ const char *client_built(const char *rel)
 	return p;
 }
 
-static int exit_status_of(int st)
-{
-	if (WIFEXITED(st))
-		return WEXITSTATUS(st);
-	if (WIFSIGNALED(st))
-		return 128 + WTERMSIG(st);
-	return -1;
-}
-
 int client_run(const char *const *argv, const char *const *env, char *out, size_t len,
                int timeout_ms)
 {
-	int pipefd[2];
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return -1;
-	pid_t pid = fork();
-	if (pid < 0) {
-		close(pipefd[0]);
-		close(pipefd[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		if (dup2(pipefd[1], STDOUT_FILENO) < 0 || dup2(pipefd[1], STDERR_FILENO) < 0)
-			_exit(126);
-		for (size_t i = 0; env && env[i]; i++)
-			putenv((char *)(uintptr_t)env[i]);
-		execv(argv[0], (char *const *)(uintptr_t)argv);
-		_exit(127);
-	}
-	close(pipefd[1]);
-	size_t got = 0;
-	int64_t end = harness_now_ms() + timeout_ms;
-	for (;;) {
-		int left = (int)(end - harness_now_ms());
-		struct pollfd pfd = { .fd = pipefd[0], .events = POLLIN };
-		if (left <= 0 || poll(&pfd, 1, left) <= 0)
-			break;
-		char tmp[4096];
-		ssize_t k = read(pipefd[0], tmp, sizeof(tmp));
-		if (k <= 0)
-			break;
-		size_t take = (size_t)k < len - 1 - got ? (size_t)k : len - 1 - got;
-		memcpy(out + got, tmp, take);
-		got += take;
-	}
-	out[got] = '\0';
-	close(pipefd[0]);
-	/* EOF came, or the time is up: reap it, by force if need be. */
-	int st;
-	for (int i = 0; i < 100; i++) {
-		pid_t r = waitpid(pid, &st, WNOHANG);
-		if (r == pid)
-			return exit_status_of(st);
-		if (r < 0 && errno != EINTR)
-			return -1;
-		if (harness_now_ms() >= end)
-			break;
-		usleep(10000);
-	}
-	kill(pid, SIGKILL);
-	if (waitpid(pid, &st, 0) != pid)
-		return -1;
-	fprintf(stderr, "# %s: killed after %d ms\n", argv[0], timeout_ms);
-	return -1;
+	return harness_run_program(argv, env, out, len, timeout_ms);
 }

@@ -289,13 +289,20 @@ void harness_cleanup(struct harness *h)
 
 int harness_run(const char *const *argv, char *out, size_t len)
 {
-	int pipefd[2];
+	static const char *const env[] = {"NOTIFY_SOCKET", NULL}; /* unset: not under systemd */
 	const char *args[32];
 	size_t n = 0;
 	args[n++] = harness_arpcd();
 	for (size_t i = 1; argv[i] && n < 31; i++)
 		args[n++] = argv[i];
 	args[n] = NULL;
+	return harness_run_program(args, env, out, len, HARNESS_TIMEOUT_MS);
+}
+
+int harness_run_program(const char *const *argv, const char *const *env, char *out, size_t len,
+                        int timeout_ms)
+{
+	int pipefd[2];
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return -1;
 	pid_t pid = fork();
@@ -307,19 +314,24 @@ int harness_run(const char *const *argv, char *out, size_t len)
 	if (pid == 0) {
 		if (dup2(pipefd[1], STDOUT_FILENO) < 0 || dup2(pipefd[1], STDERR_FILENO) < 0)
 			_exit(126);
-		unsetenv("NOTIFY_SOCKET");
-		execv(args[0], (char *const *)(uintptr_t)args);
+		for (size_t i = 0; env && env[i]; i++) {
+			if (strchr(env[i], '='))
+				putenv((char *)(uintptr_t)env[i]);
+			else
+				unsetenv(env[i]);
+		}
+		execv(argv[0], (char *const *)(uintptr_t)argv);
 		_exit(127);
 	}
 	close(pipefd[1]);
 	size_t got = 0;
-	int64_t end = harness_now_ms() + HARNESS_TIMEOUT_MS;
+	int64_t end = harness_now_ms() + timeout_ms;
 	for (;;) {
 		int left = (int)(end - harness_now_ms());
-		struct pollfd pfd = {.fd = pipefd[0], .events = POLLIN};
+		struct pollfd pfd = { .fd = pipefd[0], .events = POLLIN };
 		if (left <= 0 || poll(&pfd, 1, left) <= 0)
 			break;
-		char tmp[512];
+		char tmp[4096];
 		ssize_t k = read(pipefd[0], tmp, sizeof(tmp));
 		if (k <= 0)
 			break;
@@ -329,9 +341,23 @@ int harness_run(const char *const *argv, char *out, size_t len)
 	}
 	out[got] = '\0';
 	close(pipefd[0]);
-	struct harness tmp = {.pid = pid};
-	snprintf(tmp.log, sizeof(tmp.log), "/nonexistent");
-	return harness_wait_exit(&tmp, HARNESS_TIMEOUT_MS);
+	/* EOF came, or the time is up: reap it, by force if need be. */
+	int st;
+	for (int i = 0; i < 100; i++) {
+		pid_t r = waitpid(pid, &st, WNOHANG);
+		if (r == pid)
+			return status_of(st);
+		if (r < 0 && errno != EINTR)
+			return -1;
+		if (harness_now_ms() >= end)
+			break;
+		usleep(10000);
+	}
+	kill(pid, SIGKILL);
+	if (waitpid(pid, &st, 0) != pid)
+		return -1;
+	fprintf(stderr, "# %s: killed after %d ms\n", argv[0], timeout_ms);
+	return -1;
 }
 
 int harness_wait_until(int (*cond)(void *arg), void *arg, int ms)

@@ -83,6 +83,13 @@ const char *harness_arpcd(void);
  * into out[0..len) (NUL-terminated).  Returns its exit status, or -1. */
 int harness_run(const char *const *argv, char *out, size_t len);
 
+/* Runs the program argv[0] (a path) with argv, environment `env` added
+ * (NULL or NULL-terminated "K=V" strings; a bare "K" unsets K), collecting
+ * stdout and stderr into out[0..len) (NUL-terminated), within timeout_ms
+ * (then killed).  Returns its exit status, 128 + signal, or -1. */
+int harness_run_program(const char *const *argv, const char *const *env, char *out, size_t len,
+                        int timeout_ms);
+
 /* Whether arpcd's log contains `needle`. */
 int harness_log_contains(const struct harness *h, const char *needle);
 
