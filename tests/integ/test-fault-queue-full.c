@@ -104,7 +104,8 @@ static void test_full_queue_answers_too_busy(void **state)
 	 * answered while call 1 sleeps, in the order sent. */
 	uint32_t id = 100;
 	for (int i = 0; i < REFUSED; i++) {
-		assert_int_equal(wc_send_u32(&c, id++, i % 2 ? "demo.sleep" : "demo.message", 1), 0);
+		const char *method = i % 2 ? "demo.sleep" : "demo.message";
+		assert_int_equal(wc_send_u32(&c, id++, method, 1), 0);
 		assert_int_equal(wc_send_request(&c, id++, "sys.ping", NULL, 0, 0, 0), 0);
 	}
 	id = 100;
