@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -99,11 +100,18 @@ struct tp_conn {
 	arpc_msgq *mq;
 	pthread_t driver;
 	struct histogram lat;
-	uint64_t calls, errors;
-	unsigned outstanding;
+	/* CALLBACK: the main thread starts the window while the I/O thread
+	 * completes calls, and the main thread reads calls for its progress
+	 * line: hence atomics. */
+	_Atomic uint64_t calls, errors;
+	atomic_uint outstanding;
 	atomic_int *stop;
 	char *req;
-	int done_fd;              /* CALLBACK: signalled when the last call drained */
+	/* CALLBACK: the I/O thread says the last call drained under mu, which
+	 * also orders the histogram it wrote before the main thread reads it. */
+	pthread_mutex_t mu;
+	pthread_cond_t drained_cv;
+	int drained;
 	struct pollfd *pfds;      /* EVENT: one per slot */
 };
 
@@ -115,6 +123,11 @@ static int tp_submit(struct tp_conn *c, struct tp_slot *s)
 	arpc_async_init(&s->a, sizeof(s->a));
 	s->a.user_info = s;
 	s->a.notify = c->o->notify;
+	/* A driver thread starts a batch of calls at once: one write for all
+	 * of them (tp_driver flushes).  The CALLBACK kind runs on the I/O
+	 * thread, which gathers its writes by itself. */
+	if (c->o->notify != ARPC_NOTIFY_CALLBACK)
+		s->a.flags = ARPC_CALL_MORE;
 	switch (c->o->notify) {
 	case ARPC_NOTIFY_EVENT:
 		s->a.u.event_fd = s->efd;
@@ -141,7 +154,7 @@ static int tp_submit(struct tp_conn *c, struct tp_slot *s)
 		c->errors++;
 		return -1;
 	}
-	c->outstanding++;
+	atomic_fetch_add_explicit(&c->outstanding, 1, memory_order_relaxed);
 	return 0;
 }
 
@@ -151,11 +164,11 @@ static void tp_complete(struct tp_conn *c, struct tp_slot *s)
 {
 	uint64_t lat = now_ns_bench() - s->started;
 	arpc_status st = arpc_async_complete(&s->a, NULL);
-	c->outstanding--;
+	atomic_fetch_sub_explicit(&c->outstanding, 1, memory_order_relaxed);
 	if (st == ARPC_S_OK) {
 		hist_record(&c->lat, lat);
-		c->calls++;
-	} else if (c->errors++ == 0) {
+		atomic_fetch_add_explicit(&c->calls, 1, memory_order_relaxed);
+	} else if (atomic_fetch_add_explicit(&c->errors, 1, memory_order_relaxed) == 0) {
 		fprintf(stderr, "arpc-bench: %s: %s\n", c->o->method, arpc_strerror(st));
 	}
 	if (!atomic_load_explicit(c->stop, memory_order_relaxed))
@@ -167,10 +180,11 @@ static void tp_callback(arpc_async *a, arpc_event ev)
 	struct tp_slot *s = a->user_info;
 	struct tp_conn *c = s->conn;
 	tp_complete(c, s);
-	if (c->outstanding == 0) {
-		uint64_t one = 1;
-		if (write(c->done_fd, &one, sizeof(one)) != sizeof(one))
-			c->errors++;
+	if (atomic_load_explicit(&c->outstanding, memory_order_relaxed) == 0) {
+		pthread_mutex_lock(&c->mu);
+		c->drained = 1;
+		pthread_cond_signal(&c->drained_cv);
+		pthread_mutex_unlock(&c->mu);
 	}
 }
 
@@ -235,8 +249,11 @@ static void *tp_driver(void *arg)
 	struct tp_conn *c = arg;
 	for (unsigned i = 0; i < c->o->window; i++)
 		tp_submit(c, &c->slots[i]);
-	while (c->outstanding > 0)
+	arpc_binding_flush(c->b);
+	while (c->outstanding > 0) {
 		tp_reap(c);
+		arpc_binding_flush(c->b);
+	}
 	return NULL;
 }
 
@@ -255,9 +272,10 @@ static int tp_setup(struct tp_conn *c, const struct bench_opts *o, atomic_int *s
 	c->req = malloc(o->size ? o->size : 1);
 	c->cq = arpc_cq_create();
 	c->mq = arpc_msgq_create();
-	c->done_fd = eventfd(0, EFD_CLOEXEC);
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->drained_cv, NULL);
 	c->pfds = calloc(o->window, sizeof(*c->pfds));
-	if (!c->slots || !c->req || !c->cq || !c->mq || c->done_fd < 0 || !c->pfds)
+	if (!c->slots || !c->req || !c->cq || !c->mq || !c->pfds)
 		return -1;
 	memset(c->req, 'x', o->size);
 	for (unsigned i = 0; i < o->window; i++) {
@@ -279,11 +297,26 @@ static void tp_teardown(struct tp_conn *c)
 	arpc_binding_close(c->b);
 	arpc_cq_destroy(c->cq);
 	arpc_msgq_destroy(c->mq);
-	if (c->done_fd >= 0)
-		close(c->done_fd);
+	pthread_mutex_destroy(&c->mu);
+	pthread_cond_destroy(&c->drained_cv);
 	free(c->slots);
 	free(c->req);
 	free(c->pfds);
+}
+
+/* CALLBACK: waits up to `secs` for the last call of c to drain. */
+static int tp_wait_drained(struct tp_conn *c, int secs)
+{
+	struct timespec limit;
+	clock_gettime(CLOCK_REALTIME, &limit);
+	limit.tv_sec += secs;
+	int r = 0;
+	pthread_mutex_lock(&c->mu);
+	while (!c->drained && r != ETIMEDOUT)
+		r = pthread_cond_timedwait(&c->drained_cv, &c->mu, &limit);
+	int drained = c->drained;
+	pthread_mutex_unlock(&c->mu);
+	return drained;
 }
 
 static const char *notify_name(arpc_notify_type k)
@@ -324,7 +357,7 @@ int run_throughput(const struct bench_opts *o)
 		double elapsed = now_s() - t0;
 		uint64_t calls = 0;
 		for (unsigned i = 0; i < n; i++)
-			calls += __atomic_load_n(&conns[i].calls, __ATOMIC_RELAXED);
+			calls += atomic_load_explicit(&conns[i].calls, memory_order_relaxed);
 		if (o->count ? calls >= o->count : elapsed >= o->duration)
 			break;
 		progress(o, label, calls, elapsed);
@@ -333,8 +366,7 @@ int run_throughput(const struct bench_opts *o)
 	atomic_store(&stop, 1);
 	for (unsigned i = 0; i < n; i++) {
 		if (o->notify == ARPC_NOTIFY_CALLBACK) {
-			struct pollfd p = { .fd = conns[i].done_fd, .events = POLLIN };
-			if (poll(&p, 1, 30000) != 1)
+			if (!tp_wait_drained(&conns[i], 30))
 				fprintf(stderr, "arpc-bench: connection %u did not drain\n", i);
 		} else {
 			pthread_join(conns[i].driver, NULL);

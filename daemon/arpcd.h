@@ -79,6 +79,7 @@ struct server {
 	ev_timer hard_timer;            /* after the grace period: give up on handlers */
 	ev_timer accept_timer;          /* resumes accepting after EMFILE */
 	ev_timer status_timer;          /* sd_notify STATUS= */
+	ev_timer watchdog_timer;        /* sd_notify WATCHDOG=1 */
 };
 
 /* CLOCK_MONOTONIC in nanoseconds (vDSO: no syscall). */

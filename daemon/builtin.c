@@ -243,6 +243,8 @@ int builtin_register(struct server *srv)
 		{"demo.message", demo_message, 0},
 		{"demo.sleep", demo_sleep, 0},
 		{"demo.echo", demo_echo, ARPC_HANDLER_INLINE},
+		/* The same echo through the worker pool: what a pooled handler costs. */
+		{"demo.echo_worker", demo_echo, 0},
 		{"sys.ping", sys_ping, ARPC_HANDLER_INLINE},
 		{"sys.stats", sys_stats, ARPC_HANDLER_INLINE},
 		{"sys.methods", sys_methods, ARPC_HANDLER_INLINE},

@@ -7,6 +7,7 @@
  *   demo.sleep        u32 LE ms; blocks a worker that long, or until
  *                     cancelled; over demo_sleep_max: ARPC_S_INVALID_ARG
  *   demo.echo         the reply is the request (inline)
+ *   demo.echo_worker  the same, run by a worker (measures the pool)
  *   sys.ping          empty reply (inline)
  *   sys.stats         a flat JSON object of integer counters
  *   sys.methods       the registered method names, one per line

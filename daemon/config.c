@@ -64,7 +64,8 @@ struct key {
 #define F(field) offsetof(struct config, field)
 
 static const struct key keys[] = {
-	{"daemon", "listen", K_LISTEN, F(listen), 0, 0, 0, "unix:/run/arpcd/arpcd.sock"},
+	/* No default: with no listen line arpcd serves the sockets systemd passes. */
+	{"daemon", "listen", K_LISTEN, F(listen), 0, 0, 0, NULL},
 	{"daemon", "workers", K_UINT, F(workers), 1, 1024, 0, "4"},
 	{"daemon", "log_level", K_LEVEL, F(log_level), 0, 0, 1, "info"},
 	{"daemon", "socket_mode", K_MODE, F(socket_mode), 0, 0777, 0, "0660"},
@@ -306,6 +307,16 @@ const char *config_endpoint_error(const char *ep)
 			return "the unix socket path is too long";
 		return NULL;
 	}
+	if (strncmp(ep, "fd:", 3) == 0) {
+		/* systemd's rules for FileDescriptorName= */
+		size_t n = strlen(ep + 3);
+		if (n == 0 || n > 255)
+			return "a socket name (FileDescriptorName=) has 1 to 255 characters";
+		for (const char *p = ep + 3; *p; p++)
+			if (*p <= ' ' || *p >= 127 || *p == ':')
+				return "a socket name (FileDescriptorName=) is printable ASCII without ':' or blanks";
+		return NULL;
+	}
 	if (strncmp(ep, "tcp:", 4) == 0) {
 		const char *rest = ep + 4, *port = strrchr(rest, ':');
 		const char *end;
@@ -324,7 +335,7 @@ const char *config_endpoint_error(const char *ep)
 			return "the port must be a number 0-65535";
 		return NULL;
 	}
-	return "an endpoint starts with 'unix:' or 'tcp:'";
+	return "an endpoint starts with 'unix:', 'tcp:' or 'fd:'";
 }
 
 static int set_error(struct parse *ps, int line, const char *fmt, ...)
@@ -390,6 +401,11 @@ static int set_key(struct parse *ps, const struct key *k, const char *v, int rep
 			cfg->listen = NULL;
 			cfg->nlisten = 0;
 		}
+		/* Else the second bind finds the first and calls it another server. */
+		for (size_t i = 0; i < cfg->nlisten; i++)
+			if (strcmp(cfg->listen[i], v) == 0)
+				return set_error(ps, line, "duplicate endpoint '%s' for 'listen' in [%s]",
+				                 v, k->section), -1;
 		if (add_listen(cfg, v) < 0)
 			return set_error(ps, line, "out of memory"), -1;
 		return 0;
@@ -651,7 +667,7 @@ struct config *config_new(void)
 	ps.cfg = cfg;
 	ps.name = "defaults";
 	for (size_t i = 0; i < NKEYS; i++) {
-		if (set_key(&ps, &keys[i], keys[i].def, 0, 0) < 0) {
+		if (keys[i].def && set_key(&ps, &keys[i], keys[i].def, 0, 0) < 0) {
 			/* Only out of memory or a lookup failing can get here. */
 			config_free(cfg);
 			return NULL;

@@ -31,7 +31,7 @@ struct config {
 	char *file;            /* the name messages use */
 
 	/* [daemon] */
-	char **listen;
+	char **listen;         /* none: only the sockets systemd passes */
 	size_t nlisten;
 	uint32_t workers;
 	int log_level;         /* LOG_* */
@@ -76,7 +76,8 @@ int config_load(const char *path, struct config **out, char *err, size_t errlen)
 int config_set_listen(struct config *cfg, char *const *eps, size_t n, char *err, size_t errlen);
 
 /* Checks an endpoint's syntax ("unix:/abs/path", "tcp:HOST:PORT",
- * "tcp:[V6]:PORT", "tcp:PORT"); returns NULL or what is wrong. */
+ * "tcp:[V6]:PORT", "tcp:PORT", or "fd:NAME": the socket systemd passes
+ * with FileDescriptorName=NAME); returns NULL or what is wrong. */
 const char *config_endpoint_error(const char *ep);
 
 /*

@@ -4,6 +4,7 @@
 #include <config.h> /* autoconf's */
 
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <malloc.h>
@@ -23,10 +24,13 @@
 /* Reads per readiness event: bounded, so one busy client cannot starve
  * the others; level-triggered I/O brings us back for the rest. */
 #define READS_PER_EVENT 4
+/* How often a paused connection is checked for a peer that went away. */
+#define HUP_PROBE_INTERVAL 0.25
 
 static void read_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void write_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void idle_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static void hup_probe_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 /* For refusals before a conn exists: one GOAWAY, best effort, then close.
  * A fresh socket's send buffer always has room for 16 bytes. */
@@ -84,7 +88,8 @@ void conn_new(struct server *srv, int fd, int is_unix, const char *tcp_peer)
 	ev_io_init(&c->rio, read_cb, fd, EV_READ);
 	ev_io_init(&c->wio, write_cb, fd, EV_WRITE);
 	ev_init(&c->idle, idle_cb);
-	c->rio.data = c->wio.data = c->idle.data = c;
+	ev_timer_init(&c->hup_probe, hup_probe_cb, HUP_PROBE_INTERVAL, HUP_PROBE_INTERVAL);
+	c->rio.data = c->wio.data = c->idle.data = c->hup_probe.data = c;
 	ev_io_start(srv->loop, &c->rio);
 	start_idle_timer(c);
 	TAILQ_INSERT_TAIL(&srv->conns, c, link);
@@ -182,25 +187,49 @@ void conn_queue_control(struct conn *c, uint8_t type, uint32_t call_id, uint32_t
 	queued(c);
 }
 
+/*
+ * Reading is paused, so EOF would go unseen until a call finishes, and a
+ * client that left would keep its handlers running.  POLLRDHUP tells that
+ * the peer closed even with unread bytes in the way.
+ */
+static void hup_probe_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct conn *c = w->data;
+	struct pollfd pfd = {.fd = c->fd, .events = POLLRDHUP};
+	if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+		conn_close(c, "closed by the peer (seen while reading was paused)");
+}
+
 static void pause_reading(struct conn *c)
 {
 	if (c->paused)
 		return;
 	c->paused = 1;
 	ev_io_stop(c->srv->loop, &c->rio);
+	ev_timer_again(c->srv->loop, &c->hup_probe);
 	log_debug("%s: %u calls in flight: reading paused", c->peer, c->calls.count);
+}
+
+/* Resumes reading paused by the in-flight limit, if the calls allow. */
+static void maybe_resume_reading(struct conn *c)
+{
+	if (!c->paused || c->close_now || c->calls.count >= c->srv->cfg->max_inflight)
+		return;
+	c->paused = 0;
+	ev_timer_stop(c->srv->loop, &c->hup_probe);
+	ev_io_start(c->srv->loop, &c->rio);
+	/* Frames already buffered wait for no new bytes: look at them now
+	 * (from the loop, not from inside this call's completion). */
+	ev_feed_event(c->srv->loop, &c->rio, EV_READ);
 }
 
 void conn_call_done(struct conn *c, uint32_t id)
 {
 	idmap_remove(&c->calls, id);
-	if (c->paused && !c->close_now && c->calls.count < c->srv->cfg->max_inflight) {
-		c->paused = 0;
-		ev_io_start(c->srv->loop, &c->rio);
-		/* Frames already buffered wait for no new bytes: look at them now
-		 * (from the loop, not from inside this call's completion). */
-		ev_feed_event(c->srv->loop, &c->rio, EV_READ);
-	}
+	/* Its reply is traffic: the idle period starts again from here, or a
+	 * client's next call could meet a GOAWAY right after a long call. */
+	c->last_active = ev_now(c->srv->loop);
+	maybe_resume_reading(c);
 	if (c->draining)
 		mark_flush(c);
 }
@@ -365,6 +394,7 @@ void conn_close(struct conn *c, const char *why)
 	ev_io_stop(srv->loop, &c->rio);
 	ev_io_stop(srv->loop, &c->wio);
 	ev_timer_stop(srv->loop, &c->idle);
+	ev_timer_stop(srv->loop, &c->hup_probe);
 	if (c->on_flush) {
 		TAILQ_REMOVE(&srv->flush, c, flush_link);
 		c->on_flush = 0;
@@ -416,10 +446,6 @@ void conns_apply_config(struct server *srv)
 	TAILQ_FOREACH(c, &srv->conns, link) {
 		wire_decoder_set_max_body(&c->dec, (uint32_t)srv->cfg->max_frame);
 		start_idle_timer(c);
-		if (c->paused && !c->close_now && c->calls.count < srv->cfg->max_inflight) {
-			c->paused = 0;
-			ev_io_start(srv->loop, &c->rio);
-			ev_feed_event(srv->loop, &c->rio, EV_READ);
-		}
+		maybe_resume_reading(c);
 	}
 }

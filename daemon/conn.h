@@ -37,6 +37,7 @@ struct conn {
 
 	ev_io rio, wio;
 	ev_timer idle;
+	ev_timer hup_probe;           /* while paused: did the peer go away? */
 	ev_tstamp last_active;
 
 	struct wire_decoder dec;

@@ -17,6 +17,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "activation.h"
 #include "arpcd.h"
 #include "config.h"
 #include "conn.h"
@@ -255,15 +256,32 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
-static int listener_open(struct server *srv, const char *ep)
+static struct listener *listener_new(struct server *srv, const char *ep)
 {
 	struct listener *l = calloc(1, sizeof(*l));
 	if (!l || !(l->endpoint = strdup(ep))) {
 		free(l);
-		return log_errorx("out of memory"), -1;
+		log_errorx("out of memory");
+		return NULL;
 	}
 	l->srv = srv;
 	l->fd = -1;
+	return l;
+}
+
+static void listener_start(struct server *srv, struct listener *l)
+{
+	ev_io_init(&l->io, accept_cb, l->fd, EV_READ);
+	l->io.data = l;
+	ev_io_start(srv->loop, &l->io);
+	TAILQ_INSERT_TAIL(&srv->listeners, l, link);
+}
+
+static int listener_open(struct server *srv, const char *ep)
+{
+	struct listener *l = listener_new(srv, ep);
+	if (!l)
+		return -1;
 	int r = strncmp(ep, "unix:", 5) == 0 ? open_unix(l, ep + 5, srv->cfg) : open_tcp(l, ep + 4);
 	if (r == 0 && listen(l->fd, SOMAXCONN) < 0)
 		r = (log_error("%s: listen", ep), -1);
@@ -281,24 +299,102 @@ static int listener_open(struct server *srv, const char *ep)
 	} else {
 		log_notice("listening on %s", ep);
 	}
-	ev_io_init(&l->io, accept_cb, l->fd, EV_READ);
-	l->io.data = l;
-	ev_io_start(srv->loop, &l->io);
-	TAILQ_INSERT_TAIL(&srv->listeners, l, link);
+	listener_start(srv, l);
+	return 0;
+}
+
+/* Serves a socket systemd passed, for entry `ep` or, when NULL, for its own
+ * sake.  It is systemd's file: never unlinked, its mode left as the unit
+ * set it. */
+static int listener_adopt(struct server *srv, struct passed_socket *p, const char *ep)
+{
+	struct listener *l = listener_new(srv, ep ? ep : p->address);
+	if (!l)
+		return -1;
+	l->fd = p->fd;
+	l->is_unix = p->is_unix;
+	p->used = 1;
+	if (ep)
+		log_notice("listening on %s: socket '%s' from systemd, for listen = %s", p->address,
+		           p->name, ep);
+	else
+		log_notice("listening on %s: socket '%s' from systemd, matching no listen line",
+		           p->address, p->name);
+	listener_start(srv, l);
+	return 0;
+}
+
+/* For error messages: "NAME (ADDRESS), ..." of every socket passed. */
+static void list_passed(const struct passed_socket *ps, size_t n, char *out, size_t len)
+{
+	size_t k = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < n && k < len; i++) {
+		int r = snprintf(out + k, len - k, "%s'%s' (%s)", i ? ", " : "", ps[i].name,
+		                 ps[i].address);
+		if (r < 0)
+			break;
+		k += (size_t)r;
+	}
+	if (n == 0)
+		snprintf(out, len, "none");
+}
+
+/* Entry `ep`: the passed sockets it matches (all of them for fd:NAME, the
+ * first for an address), else a socket of its own. */
+static int open_entry(struct server *srv, const char *ep, struct passed_socket *ps, size_t n)
+{
+	int fdname = activation_is_fd_endpoint(ep), matched = 0;
+	for (size_t i = 0; i < n && (fdname || !matched); i++) {
+		if (ps[i].used || !activation_match(&ps[i], ep))
+			continue;
+		if (listener_adopt(srv, &ps[i], ep) < 0)
+			return -1;
+		matched++;
+	}
+	if (matched)
+		return 0;
+	if (fdname) {
+		char passed[512];
+		list_passed(ps, n, passed, sizeof(passed));
+		log_errorx("listen = %s: systemd passed no socket named '%s' "
+		           "(FileDescriptorName=); sockets passed: %s", ep, ep + 3, passed);
+		return -1;
+	}
+	return listener_open(srv, ep);
+}
+
+static int open_all(struct server *srv, struct passed_socket *ps, size_t n)
+{
+	const struct config *cfg = srv->cfg;
+	if (cfg->nlisten == 0 && n == 0) {
+		log_errorx("%s has no 'listen =' line and systemd passed no socket ($LISTEN_FDS "
+		           "unset): nothing to listen on", cfg->file);
+		return -1;
+	}
+	for (size_t i = 0; i < cfg->nlisten; i++)
+		if (open_entry(srv, cfg->listen[i], ps, n) < 0)
+			return -1;
+	/* A socket the unit added without a listen line is meant to be served. */
+	for (size_t i = 0; i < n; i++)
+		if (!ps[i].used && listener_adopt(srv, &ps[i], NULL) < 0)
+			return -1;
 	return 0;
 }
 
 int listeners_open(struct server *srv)
 {
+	struct passed_socket *ps;
+	size_t n;
 	ev_init(&srv->accept_timer, resume_cb);
 	srv->accept_timer.data = srv;
-	for (size_t i = 0; i < srv->cfg->nlisten; i++) {
-		if (listener_open(srv, srv->cfg->listen[i]) < 0) {
-			listeners_close(srv);
-			return -1;
-		}
-	}
-	return 0;
+	if (activation_take(&ps, &n) < 0)
+		return -1;
+	int r = open_all(srv, ps, n);
+	activation_free(ps, n);
+	if (r < 0)
+		listeners_close(srv);
+	return r;
 }
 
 void listeners_close(struct server *srv)

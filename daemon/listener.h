@@ -1,5 +1,11 @@
 /*
- * listener.h: the listening sockets of `listen =` lines.
+ * listener.h: the listening sockets: those of `listen =` lines, and
+ * those systemd passed (activation.h).
+ *
+ * Each `listen =` entry is served by the passed socket that matches it
+ * (fd:NAME by FileDescriptorName=, unix: and tcp: by bound address) or
+ * else by a socket of its own; passed sockets that match no entry are
+ * served too.  No entry and no passed socket is an error.
  *
  * unix:/path binds a stream socket there, with socket_mode and
  * socket_group; a socket file left by a dead daemon is removed first, but
@@ -13,8 +19,8 @@
 
 struct server;
 
-/* Opens every endpoint of srv->cfg; 0, or -1 after logging what failed
- * (the ones opened are closed again). */
+/* Opens every endpoint of srv->cfg and takes the passed sockets; 0, or -1
+ * after logging what failed (the ones opened are closed again). */
 int listeners_open(struct server *srv);
 /* Stops accepting, closes, and removes unix socket files. */
 void listeners_close(struct server *srv);

@@ -166,31 +166,29 @@ void server_request_shutdown(struct server *srv)
 	ev_feed_event(srv->loop, &srv->sigterm, EV_CUSTOM);
 }
 
-/* SIGHUP: the new config is built aside and swapped in only if valid. */
-static void sighup_cb(struct ev_loop *loop, ev_signal *w, int revents)
+/* The new config is built aside and swapped in only if valid; 0, or -1
+ * when it was refused (logged). */
+static int reload(struct server *srv)
 {
-	struct server *srv = w->data;
 	struct config *cfg;
 	char err[1024];
 
-	if (srv->state != SERVER_RUNNING)
-		return;
 	log_notice("SIGHUP: reloading '%s'", srv->config_path);
 	if (config_load(srv->config_path, &cfg, err, sizeof(err)) < 0) {
 		log_errorx("reload failed, keeping the running configuration: %s", err);
-		return;
+		return -1;
 	}
 	if (srv->nlisten_override &&
 	    config_set_listen(cfg, srv->listen_override, srv->nlisten_override, err, sizeof(err)) < 0) {
 		log_errorx("reload failed, keeping the running configuration: %s", err);
 		config_free(cfg);
-		return;
+		return -1;
 	}
 	int restart = config_log_changes(srv->cfg, cfg);
 	if (config_keep_restart_keys(cfg, srv->cfg) < 0) {
 		log_errorx("reload failed, keeping the running configuration: out of memory");
 		config_free(cfg);
-		return;
+		return -1;
 	}
 	config_free(srv->cfg);
 	srv->cfg = cfg;
@@ -200,6 +198,19 @@ static void sighup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	conns_apply_config(srv);
 	log_notice("reloaded '%s'%s", srv->config_path,
 	           restart ? "; some changes need a restart (see above)" : "");
+	return 0;
+}
+
+/* systemd hears RELOADING=1 and then READY=1 even when the reload is
+ * refused: the daemon goes on serving either way. */
+static void sighup_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct server *srv = w->data;
+	if (srv->state != SERVER_RUNNING)
+		return;
+	sdnotify_reloading(srv);
+	int r = reload(srv);
+	sdnotify_reloaded(srv, r == 0);
 }
 
 static void init_watchers(struct server *srv)
@@ -211,6 +222,7 @@ static void init_watchers(struct server *srv)
 	ev_init(&srv->grace_timer, grace_cb);
 	ev_timer_init(&srv->hard_timer, hard_cb, HARD_STOP_DELAY, 0.0);
 	ev_init(&srv->status_timer, NULL);
+	ev_init(&srv->watchdog_timer, NULL);
 	srv->prepare.data = srv->sigterm.data = srv->sigint.data = srv->sighup.data = srv;
 	srv->grace_timer.data = srv->hard_timer.data = srv;
 	ev_prepare_start(srv->loop, &srv->prepare);

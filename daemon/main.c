@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -33,23 +34,30 @@ static void usage(FILE *out)
 	        "  -c, --config FILE      configuration file (default %s/arpcd.conf)\n"
 	        "      --check-config     check the configuration, print \"configuration OK\"\n"
 	        "                         or what is wrong, and exit 0 or 1\n"
-	        "  -l, --listen ENDPOINT  listen on ENDPOINT (unix:/path, tcp:host:port);\n"
-	        "                         repeatable; replaces the file's listen lines\n"
+	        "  -l, --listen ENDPOINT  listen on ENDPOINT (unix:/path, tcp:host:port,\n"
+	        "                         fd:NAME); repeatable; replaces the file's listen lines\n"
 	        "  -v, --verbose          log at debug level\n"
 	        "      --version          print the version and exit\n"
 	        "  -h, --help             print this help and exit\n",
 	        ARPC_CONFDIR);
 }
 
-/* Module files are checked here too, so --check-config catches a missing
- * one; loading them (and running their code) waits for the real start. */
+/* --check-config checks that module files are there without loading them
+ * (that would run their code).  A real start leaves it to dlopen(), whose
+ * message says more (a missing file, a bad ELF, an unresolved symbol). */
 static int check_module_files(const struct config *cfg, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < cfg->nmodules; i++) {
 		const struct module_conf *m = &cfg->modules[i];
-		if (access(m->path, R_OK) < 0) {
+		struct stat st;
+		if (access(m->path, R_OK) < 0 || stat(m->path, &st) < 0) {
 			snprintf(err, errlen, "%s:%d: [module %s]: cannot read '%s': %s", cfg->file,
 			         m->line, m->name, m->path, strerror(errno));
+			return -1;
+		}
+		if (!S_ISREG(st.st_mode)) {
+			snprintf(err, errlen, "%s:%d: [module %s]: '%s' is not a regular file",
+			         cfg->file, m->line, m->name, m->path);
 			return -1;
 		}
 	}
@@ -114,13 +122,17 @@ int main(int argc, char **argv)
 	log_init(verbose ? LOG_DEBUG : LOG_INFO);
 	if (config_load(path, &cfg, err, sizeof(err)) < 0 ||
 	    (nlisten && config_set_listen(cfg, listen, nlisten, err, sizeof(err)) < 0) ||
-	    check_module_files(cfg, err, sizeof(err)) < 0) {
-		fprintf(stderr, "arpcd: %s\n", err);
+	    (check && check_module_files(cfg, err, sizeof(err)) < 0)) {
+		/* Through the log: under journald it gets its <3> like the rest. */
+		log_errorx("%s", err);
 		config_free(cfg);
 		return 1;
 	}
 	if (check) {
 		printf("configuration OK\n");
+		if (cfg->nlisten == 0)
+			printf("note: no listen line: arpcd will serve only the sockets systemd "
+			       "passes (socket activation)\n");
 		config_free(cfg);
 		return 0;
 	}

@@ -4,6 +4,9 @@
 #include <config.h> /* autoconf's */
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <systemd/sd-daemon.h>
 
@@ -13,39 +16,101 @@
 
 #define STATUS_INTERVAL 5.0
 
-static void send_status(struct server *srv, const char *prefix)
+static int notify_enabled(void)
 {
-	int r = sd_notifyf(0, "%sSTATUS=%u connections, %llu calls in flight", prefix,
-	                   srv->st.connections, (unsigned long long)srv->st.calls_inflight);
-	if (r < 0) {
+	return getenv("NOTIFY_SOCKET") != NULL;
+}
+
+/* Sends one message.  A failure is logged once: the STATUS= and watchdog
+ * timers would otherwise repeat it every few seconds. */
+static void notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void notify(const char *fmt, ...)
+{
+	static int warned;
+	char msg[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	int r = sd_notify(0, msg);
+	if (r < 0 && !warned) {
+		warned = 1;
 		errno = -r;
-		log_warn("sd_notify, ignoring");
+		log_warn("sd_notify to $NOTIFY_SOCKET failed (not repeated), ignoring");
 	}
+}
+
+static void send_status(struct server *srv, const char *prefix, const char *note)
+{
+	notify("%sSTATUS=%s%u connections, %llu calls in flight", prefix, note,
+	       srv->st.connections, (unsigned long long)srv->st.calls_inflight);
 }
 
 static void status_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	send_status(w->data, "");
+	send_status(w->data, "", "");
+}
+
+/* From the loop: if the loop is stuck, the pings stop. */
+static void watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	notify("WATCHDOG=1");
+}
+
+static void start_watchdog(struct server *srv)
+{
+	uint64_t usec = 0;
+	int r = sd_watchdog_enabled(0, &usec);
+	if (r < 0) {
+		errno = -r;
+		log_warn("$WATCHDOG_USEC or $WATCHDOG_PID is invalid: no watchdog pings");
+		return;
+	}
+	if (r == 0 || usec == 0)
+		return;
+	/* Half the period, as sd_watchdog_enabled(3) advises. */
+	ev_tstamp every = (ev_tstamp)usec / 2e6;
+	ev_timer_init(&srv->watchdog_timer, watchdog_cb, every, every);
+	srv->watchdog_timer.data = srv;
+	ev_timer_start(srv->loop, &srv->watchdog_timer);
+	log_info("watchdog: pinging systemd every %g s (WatchdogSec=%g s)", every, every * 2);
 }
 
 void sdnotify_ready(struct server *srv)
 {
-	if (!getenv("NOTIFY_SOCKET"))
+	if (!notify_enabled())
 		return;
-	send_status(srv, "READY=1\n");
+	send_status(srv, "READY=1\n", "");
 	ev_timer_init(&srv->status_timer, status_cb, STATUS_INTERVAL, STATUS_INTERVAL);
 	srv->status_timer.data = srv;
 	ev_timer_start(srv->loop, &srv->status_timer);
+	start_watchdog(srv);
+}
+
+void sdnotify_reloading(struct server *srv)
+{
+	if (!notify_enabled())
+		return;
+	/* systemd 253+ wants MONOTONIC_USEC to tell this reload from an older one. */
+	notify("RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\nSTATUS=reloading", now_ns() / 1000);
+}
+
+void sdnotify_reloaded(struct server *srv, int ok)
+{
+	if (!notify_enabled())
+		return;
+	send_status(srv, "READY=1\n", ok ? "" : "reload refused (see the log); ");
 }
 
 void sdnotify_stopping(struct server *srv)
 {
-	if (!getenv("NOTIFY_SOCKET"))
+	if (!notify_enabled())
 		return;
-	send_status(srv, "STOPPING=1\n");
+	send_status(srv, "STOPPING=1\n", "stopping; ");
 }
 
 void sdnotify_stop(struct server *srv)
 {
 	ev_timer_stop(srv->loop, &srv->status_timer);
+	ev_timer_stop(srv->loop, &srv->watchdog_timer);
 }

@@ -9,11 +9,13 @@
 #include <arpc/arpc.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <unistd.h>
 
 static pthread_t main_thread;
-static volatile int main_ran, worker_ran, worker_ready, worker_stop;
+/* Set on one thread, read on another. */
+static atomic_int main_ran, worker_ran, worker_ready, worker_stop;
 
 static void on_main(arpc_async *a, arpc_event ev)
 {

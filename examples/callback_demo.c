@@ -3,22 +3,35 @@
  * library's I/O thread; it must not block, but it may call the library:
  * here each callback completes its call and starts the next one, a chain
  * of calls driven entirely from callbacks.  The main thread waits for the
- * last one on an eventfd.
+ * last one on a condition variable.
  *
  * Usage: callback_demo ENDPOINT
  */
 #include <arpc/arpc.h>
 
-#include <poll.h>
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
-#include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 enum { CHAIN = 10 };
 
 static arpc_binding *binding;
 static arpc_async handles[CHAIN];
-static int next, failed, done_fd;
+/* The chain runs on the I/O thread; main waits for its end under mu, which
+ * also orders what the chain wrote before main reads it. */
+static int next, failed, done;
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t finished = PTHREAD_COND_INITIALIZER;
+
+static void signal_done(void)
+{
+	pthread_mutex_lock(&mu);
+	done = 1;
+	pthread_cond_signal(&finished);
+	pthread_mutex_unlock(&mu);
+}
 
 static void start_next(void);
 
@@ -34,22 +47,20 @@ static void on_complete(arpc_async *a, arpc_event ev)
 
 static void start_next(void)
 {
-	uint64_t one = 1;
 	if (next == CHAIN || failed) {
-		if (write(done_fd, &one, sizeof(one)) != sizeof(one))
-			perror("callback_demo: eventfd");
+		signal_done();
 		return;
 	}
-	arpc_async *a = &handles[next++];
+	int i = next++;
+	arpc_async *a = &handles[i];
 	arpc_async_init(a, sizeof(*a));
 	a->notify = ARPC_NOTIFY_CALLBACK;
 	a->u.callback.fn = on_complete;
 	arpc_status st = arpc_call_async(binding, a, "sys.ping", NULL, 0, NULL, 0);
 	if (st != ARPC_S_OK) {
-		fprintf(stderr, "callback_demo: call %d not started: %s\n", next - 1, arpc_strerror(st));
+		fprintf(stderr, "callback_demo: call %d not started: %s\n", i, arpc_strerror(st));
 		failed = 1;
-		if (write(done_fd, &one, sizeof(one)) != sizeof(one))
-			perror("callback_demo: eventfd");
+		signal_done();
 	}
 }
 
@@ -64,15 +75,21 @@ int main(int argc, char **argv)
 		fprintf(stderr, "callback_demo: %s: %s\n", argv[1], arpc_strerror(st));
 		return 1;
 	}
-	done_fd = eventfd(0, EFD_CLOEXEC);
+	struct timespec limit;
+	clock_gettime(CLOCK_REALTIME, &limit);
+	limit.tv_sec += 10;
 	start_next();
-	struct pollfd p = { .fd = done_fd, .events = POLLIN };
-	if (poll(&p, 1, 10000) != 1) {
+	pthread_mutex_lock(&mu);
+	int r = 0;
+	while (!done && r != ETIMEDOUT)
+		r = pthread_cond_timedwait(&finished, &mu, &limit);
+	int finished_chain = done;
+	pthread_mutex_unlock(&mu);
+	if (!finished_chain) {
 		fprintf(stderr, "callback_demo: the chain did not finish in 10 s\n");
 		return 1;
 	}
 	printf("%d calls chained from callbacks on the I/O thread\n", next);
 	arpc_binding_close(binding);
-	close(done_fd);
 	return failed || next != CHAIN ? 1 : 0;
 }

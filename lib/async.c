@@ -70,6 +70,8 @@ static struct call *call_new(arpc_binding *b, arpc_async *a, void *out, size_t o
 	atomic_init(&c->refs, 1); /* the handle's, dropped when it is consumed */
 	if (a->flags & ARPC_CALL_ONEWAY)
 		c->flags |= CALL_ONEWAY;
+	if (a->flags & ARPC_CALL_MORE)
+		c->flags |= CALL_MORE;
 	c->b = b;
 	binding_ref(b);
 	return c;
@@ -83,7 +85,7 @@ static arpc_status check_call_args(arpc_binding *b, const arpc_async *a, const c
 		return ARPC_S_INVALID_ARG;
 	if (!wire_method_valid(method, strnlen(method, WIRE_METHOD_MAX + 1)))
 		return ARPC_S_INVALID_ARG;
-	if (a->flags & ~ARPC_CALL_ONEWAY)
+	if (a->flags & ~(ARPC_CALL_ONEWAY | ARPC_CALL_MORE))
 		return ARPC_S_INVALID_ARG;
 	return ARPC_S_OK;
 }

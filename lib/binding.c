@@ -129,6 +129,21 @@ void arpc_binding_close(arpc_binding *b)
 	binding_unref(b);
 }
 
+arpc_status arpc_binding_flush(arpc_binding *b)
+{
+	if (!b)
+		return ARPC_S_INVALID_ARG;
+	pthread_mutex_lock(&b->mu);
+	/* A conn retired by GOAWAY may still hold requests made before it. */
+	struct list_node *n, *next;
+	for (n = list_front(&b->conns); n; n = next) {
+		next = list_next(&b->conns, n);
+		conn_flush_held_locked(list_entry(n, struct conn, b_link));
+	}
+	pthread_mutex_unlock(&b->mu);
+	return ARPC_S_OK;
+}
+
 arpc_status arpc_binding_set_timeout(arpc_binding *b, uint32_t ms)
 {
 	if (!b)

@@ -154,45 +154,104 @@ static void want_timer(struct conn *conn)
 
 /* ---- sending ----------------------------------------------------------- */
 
-/*
- * Sends iov[0..n) (total bytes), straight to the socket when nothing is
- * queued ahead and we are not on the I/O thread, queuing what the socket
- * does not take.  Room for all of it is reserved first, so a request is
- * never left half-written for lack of memory.  Returns 0; -ENOMEM (nothing
- * sent or queued); -EPIPE when the connection turned out dead: nothing of
- * these bytes is on the wire, and the caller must fail the conn.
- */
-static int conn_send_locked(struct conn *conn, const struct iovec *iov, int n, size_t total)
+/* Consumes `sent` bytes: first from the output queue, whose bytes were
+ * ahead on the wire, then from iov[0..n), queuing what is left of it. */
+static void account_sent(struct conn *conn, size_t sent, const struct iovec *iov, int n)
 {
-	if (outq_reserve(&conn->out, total) < 0)
-		return -ENOMEM;
-	size_t sent = 0;
-	if (outq_len(&conn->out) == 0 && !on_iothread(conn)) {
-		/* sendmsg, not writev: MSG_NOSIGNAL, so a dead peer is EPIPE for
-		 * us rather than SIGPIPE for the application. */
-		struct msghdr mh = { .msg_iov = (struct iovec *)(uintptr_t)iov, .msg_iovlen = (size_t)n };
-		ssize_t w;
-		do
-			w = sendmsg(conn->fd, &mh, MSG_NOSIGNAL);
-		while (w < 0 && errno == EINTR);
-		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-			return -EPIPE; /* the caller fails the conn */
-		sent = w > 0 ? (size_t)w : 0;
-	}
-	conn->queued_total += total;
-	conn->written_total += sent;
+	struct outq *q = &conn->out;
+	size_t from_q = sent < outq_len(q) ? sent : outq_len(q);
+	q->start += from_q;
+	sent -= from_q;
+	if (outq_len(q) == 0)
+		q->start = q->end = 0;
 	for (int i = 0; i < n; i++) {
 		size_t len = iov[i].iov_len;
 		if (sent >= len) {
 			sent -= len;
 			continue;
 		}
-		outq_append(&conn->out, (const uint8_t *)iov[i].iov_base + sent, len - sent);
+		outq_append(q, (const uint8_t *)iov[i].iov_base + sent, len - sent);
 		sent = 0;
 	}
+}
+
+/* One sendmsg of the output queue followed by iov[0..n), from an
+ * application thread.  Returns the bytes written (0 when the socket is
+ * full), or -1 when the connection is dead. */
+static ssize_t send_direct(struct conn *conn, const struct iovec *iov, int n)
+{
+	struct iovec all[4];
+	int k = 0;
 	if (outq_len(&conn->out) > 0)
+		all[k++] = (struct iovec){ conn->out.buf + conn->out.start, outq_len(&conn->out) };
+	for (int i = 0; i < n && k < 4; i++)
+		all[k++] = iov[i];
+	/* sendmsg, not writev: MSG_NOSIGNAL, so a dead peer is EPIPE for us
+	 * rather than SIGPIPE for the application. */
+	struct msghdr mh = { .msg_iov = all, .msg_iovlen = (size_t)k };
+	ssize_t w;
+	do
+		w = sendmsg(conn->fd, &mh, MSG_NOSIGNAL);
+	while (w < 0 && errno == EINTR);
+	if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+		return -1;
+	return w > 0 ? w : 0;
+}
+
+/*
+ * Sends iov[0..n) (total bytes; n <= 3).  An application thread writes it
+ * straight to the socket, after whatever is queued ahead of it, unless the
+ * I/O thread is already waiting to write or `hold` asks to gather it with
+ * the requests that follow (ARPC_CALL_MORE); the I/O thread gathers its own
+ * output until the end of its batch.  Room for all of it is reserved first,
+ * so a request is never left half-written for lack of memory.  Returns 0;
+ * -ENOMEM (nothing sent or queued); -EPIPE when the connection turned out
+ * dead: nothing of these bytes is on the wire, and the caller must fail the
+ * conn.
+ */
+static int conn_send_locked(struct conn *conn, const struct iovec *iov, int n, size_t total,
+                            int hold)
+{
+	if (outq_reserve(&conn->out, total) < 0)
+		return -ENOMEM;
+	size_t sent = 0;
+	int direct = !on_iothread(conn) && !conn->iot_writing;
+	if (direct && !hold) {
+		ssize_t w = send_direct(conn, iov, n);
+		if (w < 0)
+			return -EPIPE; /* the caller fails the conn */
+		sent = (size_t)w;
+		conn->written_total += sent;
+	}
+	conn->queued_total += total;
+	account_sent(conn, sent, iov, n);
+	if (direct && hold)
+		return 0; /* until a later write or arpc_binding_flush() */
+	/* The rest of the bytes, and one-way calls, which complete once
+	 * written, are the I/O thread's. */
+	if (outq_len(&conn->out) > 0 || !list_empty(&conn->oneway))
 		want_write(conn);
 	return 0;
+}
+
+/* arpc_binding_flush for one conn: held requests go out now. */
+void conn_flush_held_locked(struct conn *conn)
+{
+	if (conn->dead || outq_len(&conn->out) == 0)
+		return;
+	if (on_iothread(conn) || conn->iot_writing) {
+		want_write(conn);
+		return;
+	}
+	ssize_t w = send_direct(conn, NULL, 0);
+	if (w < 0) {
+		conn_fail_locked(conn, ARPC_S_CALL_FAILED, ARPC_S_CALL_FAILED_DNE);
+		return;
+	}
+	conn->written_total += (size_t)w;
+	account_sent(conn, (size_t)w, NULL, 0);
+	if (outq_len(&conn->out) > 0 || !list_empty(&conn->oneway))
+		want_write(conn);
 }
 
 /* A CANCEL or PONG: best effort, as the peer copes with its absence. */
@@ -201,7 +260,7 @@ static void send_control_locked(struct conn *conn, uint8_t type, uint32_t id)
 	uint8_t frame[WIRE_HEADER_SIZE];
 	wire_pack_control(frame, type, id, 0);
 	struct iovec iov = { frame, sizeof(frame) };
-	if (conn_send_locked(conn, &iov, 1, sizeof(frame)) == -EPIPE)
+	if (conn_send_locked(conn, &iov, 1, sizeof(frame), 0) == -EPIPE)
 		conn_fail_locked(conn, ARPC_S_CALL_FAILED, ARPC_S_CALL_FAILED_DNE);
 }
 
@@ -254,7 +313,8 @@ arpc_status conn_submit_locked(struct conn *conn, struct call *c, const char *me
 	c->end_offset = conn->queued_total + plen + req_len;
 
 	struct iovec iov[2] = { { prefix, plen }, { (void *)(uintptr_t)req, req_len } };
-	int r = conn_send_locked(conn, iov, req_len ? 2 : 1, plen + req_len);
+	int r = conn_send_locked(conn, iov, req_len ? 2 : 1, plen + req_len,
+	                         (c->flags & CALL_MORE) != 0);
 	if (r < 0) {
 		/* Not on the wire: the call was never accepted.  It leaves the conn
 		 * before the conn fails, so that only the others are notified. */
@@ -266,13 +326,10 @@ arpc_status conn_submit_locked(struct conn *conn, struct call *c, const char *me
 		return ARPC_S_CALL_FAILED_DNE;
 	}
 	conn->last_used = now_ns();
-	if (oneway) {
-		/* Completed by the I/O thread once written, never on this stack. */
-		if (outq_len(&conn->out) == 0)
-			want_write(conn);
-	} else if (c->async) {
+	/* One-way calls are completed by the I/O thread once written (see
+	 * conn_send_locked), never on this stack. */
+	if (!oneway && c->async)
 		want_reader(conn);
-	}
 	if (c->deadline && c->async && deadlines_min(conn) == c)
 		want_timer(conn);
 	return ARPC_S_OK;

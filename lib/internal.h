@@ -141,7 +141,8 @@ enum {
 	CALL_ONEWAY = 1u << 0,
 	CALL_COMPLETED = 1u << 1,
 	CALL_CANCEL_SENT = 1u << 2,
-	CALL_IN_TABLE = 1u << 3
+	CALL_IN_TABLE = 1u << 3,
+	CALL_MORE = 1u << 4          /* ARPC_CALL_MORE: hold the request for the next write */
 };
 
 struct outq {
@@ -254,6 +255,7 @@ ARPC_HIDDEN int conn_usable(const struct conn *conn);
 ARPC_HIDDEN void conn_probe_idle_locked(struct conn *conn, uint64_t now);
 ARPC_HIDDEN void conn_iot_apply_locked(struct conn *conn, unsigned flags);
 ARPC_HIDDEN void conn_uncork(struct conn *conn);
+ARPC_HIDDEN void conn_flush_held_locked(struct conn *conn);
 
 /* calltab.c */
 ARPC_HIDDEN struct call *calltab_find(const struct conn *conn, uint32_t id);

@@ -68,6 +68,12 @@ static inline struct list_node *list_front(const struct list *l)
 	return list_empty(l) ? NULL : l->head.next;
 }
 
+/* The node after n on l, or NULL at the end. */
+static inline struct list_node *list_next(const struct list *l, const struct list_node *n)
+{
+	return n->next == &l->head ? NULL : n->next;
+}
+
 /* Moves every node of `from` to the end of `to`, leaving `from` empty. */
 static inline void list_splice(struct list *to, struct list *from)
 {

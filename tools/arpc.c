@@ -210,7 +210,9 @@ static int cmd_ping(const struct options *o)
 
 struct async_run {
 	arpc_async a;
-	int done_fd;                 /* CALLBACK: the I/O thread signals here */
+	int done_fd;                 /* EVENT: the library signals here */
+	arpc_cq *done_cq;            /* CALLBACK: the I/O thread posts here, so that
+	                              * what it wrote is ordered before main reads it */
 	pthread_t caller;
 	const char *how;
 	char how_buf[160];
@@ -229,8 +231,8 @@ static void on_callback(arpc_async *a, arpc_event ev)
 {
 	struct async_run *run = a->user_info;
 	run->how = "completion delivered by a callback on the library's I/O thread";
-	uint64_t one = 1;
-	if (write(run->done_fd, &one, sizeof(one)) != sizeof(one))
+	arpc_completion done = { .key = 2 };
+	if (arpc_cq_post(run->done_cq, &done) != ARPC_S_OK)
 		run->how = "callback ran, but could not signal the main thread";
 }
 
@@ -301,8 +303,10 @@ static int await_notification(struct async_run *run, arpc_cq *cq, arpc_msgq *mq,
 		run->how = run->how_buf;
 		return 1;
 	}
-	case ARPC_NOTIFY_CALLBACK:
-		return wait_readable(run->done_fd, ms);
+	case ARPC_NOTIFY_CALLBACK: {
+		arpc_completion done;
+		return arpc_cq_get(run->done_cq, &done, ms) == ARPC_S_OK;
+	}
 	}
 	return 0;
 }
@@ -348,6 +352,7 @@ static int cmd_call_async(const struct options *o, const char *method)
 	run.done_fd = eventfd(0, EFD_CLOEXEC);
 	arpc_cq *cq = arpc_cq_create();
 	arpc_msgq *mq = arpc_msgq_create();
+	run.done_cq = cq;
 	if (run.done_fd < 0 || !cq || !mq) {
 		fprintf(stderr, "arpc: cannot create the notification objects: %s\n", strerror(errno));
 		return EX_OSERR;

@@ -101,6 +101,14 @@ ARPC_EXPORT arpc_status arpc_binding_open(const char *endpoint, arpc_binding **o
 ARPC_EXPORT void arpc_binding_close(arpc_binding *b);
 
 /*
+ * Writes the requests that calls made with ARPC_CALL_MORE left held on this
+ * binding.  Any thread.  A connection found dead meanwhile fails those
+ * calls (ARPC_S_CALL_FAILED_DNE, notified as usual).  Returns ARPC_S_OK, or
+ * ARPC_S_INVALID_ARG for a NULL binding.
+ */
+ARPC_EXPORT arpc_status arpc_binding_flush(arpc_binding *b);
+
+/*
  * Sets the binding's default deadline for calls whose handle says
  * timeout_ms = 0, and for synchronous calls.  0 means no deadline (the
  * default).  Applies to calls started after it returns.
@@ -181,6 +189,20 @@ typedef struct arpc_async {
 /* flags: a one-way call; the server sends no reply and the call completes
  * with ARPC_S_OK as soon as the request has been handed to the socket. */
 #define ARPC_CALL_ONEWAY 0x1u
+
+/*
+ * flags: more calls follow; hold this request so that it goes out in one
+ * write with them (like MSG_MORE).  An application thread that starts many
+ * calls at once (a batch of completions answered with new calls) saves a
+ * system call per request this way.  The held requests are written by the
+ * next call on the binding made without ARPC_CALL_MORE (synchronous or
+ * asynchronous, from any thread), by arpc_binding_flush(), or whenever the
+ * library's I/O thread writes on the connection; until then the server has
+ * not seen them, and a call's timeout runs meanwhile.  Ignored for calls
+ * started on the I/O thread (from a CALLBACK), which are always gathered
+ * until the end of the I/O thread's batch.
+ */
+#define ARPC_CALL_MORE 0x2u
 
 /*
  * A reply.  On ARPC_S_OK, data/len is the payload: the caller's out buffer

@@ -58,6 +58,8 @@ static void test_call_payload_forms(void **state)
 {
 	assert_int_equal(ARPC("call", "demo.echo", "hello"), 0);
 	assert_string_equal(out, "hello\n");
+	assert_int_equal(ARPC("call", "demo.echo_worker", "pooled"), 0);
+	assert_string_equal(out, "pooled\n");
 	assert_int_equal(ARPC("call", "demo.echo", "--hex", "00 ff:10"), 0);
 	assert_string_equal(out, "00ff10\n"); /* not printable: shown as hex */
 	assert_int_equal(ARPC("call", "demo.async_delay", "--u32", "10"), 0);
@@ -173,6 +175,10 @@ static void test_bench_latency(void **state)
 	expect_out("latency demo.echo 64 B");
 	expect_out("latency us: p50");
 	expect_out("daemon CPU");
+	/* The same through the worker pool. */
+	assert_int_equal(BENCH("-d", "0.3", "-m", "demo.echo_worker", "latency"), 0);
+	expect_out("latency demo.echo_worker 64 B");
+	expect_out("latency us: p50");
 }
 
 static void test_bench_throughput_each_notify(void **state)

@@ -1,0 +1,160 @@
+/*
+ * test-module.c: [module NAME] sections (issue 3, must-show 7).  The
+ * example module examples/hello_module.so loads from the config and
+ * answers its method; a module that cannot be loaded stops arpcd with an
+ * error naming the file and saying why (dlerror's text); --check-config
+ * finds a missing file without loading anything.
+ */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+static struct harness h;
+
+static int teardown(void **state)
+{
+	harness_cleanup(&h);
+	return 0;
+}
+
+static const char *module_path(void)
+{
+	static char path[4096];
+	const char *top = getenv("ARPC_TOP_BUILDDIR");
+	snprintf(path, sizeof(path), "%s/examples/.libs/hello_module.so", top ? top : ".");
+	return path;
+}
+
+/* A [module hello] section loading `path`, then `more` verbatim. */
+static void init_with_module(const char *path, const char *more)
+{
+	char extra[8192];
+	snprintf(extra, sizeof(extra), "[module hello]\npath = %s\n%s", path, more);
+	assert_int_equal(harness_init(&h, extra), 0);
+}
+
+static void module_answers_its_method(void **state)
+{
+	struct wc c;
+	struct wc_frame f;
+
+	init_with_module(module_path(), "greeting = Bonjour\n");
+	assert_int_equal(harness_start(&h, NULL), 0);
+	assert_int_equal(wc_connect(&c, h.endpoint), 0);
+
+	assert_int_equal(wc_call(&c, 1, "hello.greet", "arpc", 4, &f), 0);
+	assert_int_equal(f.len, strlen("Bonjour, arpc"));
+	assert_memory_equal(f.data, "Bonjour, arpc", f.len);
+	wc_frame_free(&f);
+
+	/* Listed beside the built-ins. */
+	assert_int_equal(wc_call(&c, 2, "sys.methods", NULL, 0, &f), 0);
+	assert_non_null(strstr((char *)f.data, "hello.greet"));
+	wc_frame_free(&f);
+
+	wc_close(&c);
+	assert_true(harness_log_contains(&h, "module 'hello' loaded"));
+	assert_int_equal(harness_stop(&h), 0);
+}
+
+/* Without a greeting key, the module's default. */
+static void module_default_greeting(void **state)
+{
+	struct wc c;
+	struct wc_frame f;
+
+	init_with_module(module_path(), "");
+	assert_int_equal(harness_start(&h, NULL), 0);
+	assert_int_equal(wc_connect(&c, h.endpoint), 0);
+	assert_int_equal(wc_call(&c, 1, "hello.greet", "you", 3, &f), 0);
+	assert_int_equal(f.len, strlen("Hello, you"));
+	assert_memory_equal(f.data, "Hello, you", f.len);
+	wc_frame_free(&f);
+	wc_close(&c);
+	assert_int_equal(harness_stop(&h), 0);
+}
+
+static void missing_module_file(void **state)
+{
+	const char *missing = "/nonexistent/arpc-test/no-such-module.so";
+	char out[4096];
+
+	init_with_module(missing, "");
+
+	/* --check-config: the file, and why it cannot be read. */
+	const char *argv[] = {"arpcd", "--check-config", "-c", h.conf, NULL};
+	assert_int_not_equal(harness_run(argv, out, sizeof(out)), 0);
+	if (!strstr(out, missing) || !strstr(out, "No such file or directory"))
+		fail_msg("--check-config said: %s", out);
+
+	/* A real start: arpcd exits before READY=1, its log has dlerror()'s
+	 * text, which names the file too. */
+	assert_int_equal(harness_start(&h, NULL), -1);
+	assert_true(harness_log_contains(&h, missing));
+	assert_true(harness_log_contains(&h, "cannot open shared object file"));
+}
+
+/* A directory is readable, but no module: --check-config says so. */
+static void module_path_is_a_directory(void **state)
+{
+	char out[4096];
+	init_with_module("/tmp", "");
+	const char *argv[] = {"arpcd", "--check-config", "-c", h.conf, NULL};
+	assert_int_not_equal(harness_run(argv, out, sizeof(out)), 0);
+	if (!strstr(out, "'/tmp' is not a regular file"))
+		fail_msg("--check-config said: %s", out);
+}
+
+/* A file that is there but is no shared object: only dlopen can tell. */
+static void module_file_not_a_shared_object(void **state)
+{
+	char bogus[128];
+
+	assert_int_equal(harness_init(&h, NULL), 0);
+	assert_int_equal(harness_write_file(&h, "bogus.so", "not an ELF file\n", bogus,
+	                                    sizeof(bogus)), 0);
+	char extra[256];
+	snprintf(extra, sizeof(extra), "[module bogus]\npath = %s\n", bogus);
+	FILE *fp = fopen(h.conf, "a");
+	assert_non_null(fp);
+	assert_true(fputs(extra, fp) >= 0);
+	assert_int_equal(fclose(fp), 0);
+
+	assert_int_equal(harness_start(&h, NULL), -1);
+	assert_true(harness_log_contains(&h, "cannot load"));
+	assert_true(harness_log_contains(&h, bogus));
+	/* dlerror() on a text file: "invalid ELF header" or "file too short". */
+	assert_true(harness_log_contains(&h, "ELF") || harness_log_contains(&h, "too short"));
+}
+
+/* The module refuses a key it does not know: arpcd does not start. */
+static void module_refuses_unknown_key(void **state)
+{
+	init_with_module(module_path(), "colour = red\n");
+	assert_int_equal(harness_start(&h, NULL), -1);
+	assert_true(harness_log_contains(&h, "unknown key 'colour'"));
+	assert_true(harness_log_contains(&h, "arpc_module_init"));
+	assert_true(harness_log_contains(&h, "Invalid argument"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(module_answers_its_method, teardown),
+		cmocka_unit_test_teardown(module_default_greeting, teardown),
+		cmocka_unit_test_teardown(missing_module_file, teardown),
+		cmocka_unit_test_teardown(module_file_not_a_shared_object, teardown),
+		cmocka_unit_test_teardown(module_path_is_a_directory, teardown),
+		cmocka_unit_test_teardown(module_refuses_unknown_key, teardown),
+	};
+	return cmocka_run_group_tests_name("module", tests, NULL, NULL);
+}
