@@ -6,6 +6,11 @@ set -u
 top=${ARPC_TOP_SRCDIR:-.}
 table=$(sed -n 's/^[[:space:]]*{"\([a-z]*\)", "\([a-z_]*\)", K_[A-Z]*,.*"\([^"]*\)"},*$/\1 \2 \3/p' \
 	"$top/daemon/config.c")
+# Keys with no default (listen): shown as an example line in the config
+# and as "none" in the docs.
+table="$table
+$(sed -n 's/^[[:space:]]*{"\([a-z]*\)", "\([a-z_]*\)", K_[A-Z]*,.*, NULL},*$/\1 \2 -/p' \
+	"$top/daemon/config.c")"
 # The one entry split over two lines in the source.
 table="$table
 $(sed -n '/"max_output_buffer", K_SIZE/{n;s/^[[:space:]]*"\([^"]*\)"},*$/limits max_output_buffer \1/p}' \
@@ -15,13 +20,18 @@ n=0
 echo "$table" | { while read -r section key def; do
 	[ -n "$key" ] || continue
 	n=$((n + 1))
-	line="$key = $def"
-	line=${line% } # "socket_group =" for an empty default
+	if [ "$def" = - ]; then
+		line="$key = .*"
+		shown=none
+	else
+		line="$key = $def"
+		line=${line% } # "socket_group =" for an empty default
+		shown=${def:-empty}
+	fi
 	if ! grep -qx "$line" "$top/conf/arpcd.conf"; then
 		echo "conf/arpcd.conf: no line '$line' ([$section] in daemon/config.c)"
 		fail=1
 	fi
-	shown=${def:-empty}
 	if ! grep -q "^| \`$key\` | .* | \`\{0,1\}$shown\`\{0,1\} |" "$top/docs/configuration.md"; then
 		echo "docs/configuration.md: no table row for '$key' with default '$shown'"
 		fail=1
