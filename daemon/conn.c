@@ -485,17 +485,22 @@ void conn_close(struct conn *c, const char *why)
 void conns_free_dead(struct server *srv)
 {
 	struct conn *c;
+	int freed = 0;
 	while ((c = TAILQ_FIRST(&srv->dead))) {
 		TAILQ_REMOVE(&srv->dead, c, link);
 		wire_decoder_free(&c->dec);
 		outq_free(&c->out);
 		free(c);
+		freed = 1;
 	}
 #ifdef HAVE_MALLOC_TRIM
-	/* The last client gone: give the buffers of a busy spell back to the
-	 * system, which free() alone leaves to fragmentation in the heap. */
-	if (srv->st.connections == 0 && srv->st.calls_inflight == 0)
+	/* The last client just went: give the buffers of a busy spell back to
+	 * the system, which free() alone leaves to fragmentation in the heap.
+	 * Once, not at every turn of the idle loop. */
+	if (freed && srv->st.connections == 0 && srv->st.calls_inflight == 0)
 		malloc_trim(0);
+#else
+	(void)freed;
 #endif
 }
 

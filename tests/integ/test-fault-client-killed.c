@@ -25,7 +25,7 @@
 
 #include <cmocka.h>
 
-#include "harness.h"
+#include "fault-harness.h"
 
 enum {
 	WORKERS = 2,
@@ -42,21 +42,7 @@ static const char config[] = "workers = 2\n"
 
 static int setup(void **state)
 {
-	struct harness *h = calloc(1, sizeof(*h));
-	if (!h)
-		return -1;
-	*state = h;
-	if (harness_init(h, config) != 0 || harness_start(h, NULL) != 0)
-		return -1;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct harness *h = *state;
-	harness_cleanup(h);
-	free(h);
-	return 0;
+	return fault_setup(state, config);
 }
 
 /* The child: connects, sends every call, says so on `ready`, then waits to
@@ -77,26 +63,6 @@ static void child_main(const char *endpoint, int ready)
 		_exit(5);
 	for (;;)
 		pause();
-}
-
-struct stat_wait {
-	struct harness *h;
-	const char *key;
-	long long want;
-};
-
-static int stat_is(void *arg)
-{
-	struct stat_wait *w = arg;
-	return harness_stat(w->h, w->key) == w->want;
-}
-
-static void expect_stat(struct harness *h, const char *key, long long want)
-{
-	struct stat_wait w = { h, key, want };
-	if (!harness_wait_until(stat_is, &w, HARNESS_TIMEOUT_MS))
-		fail_msg("sys.stats %s is %lld, not %lld, after %d ms", key, harness_stat(h, key),
-		         want, HARNESS_TIMEOUT_MS);
 }
 
 /* Forks the client, waits until the daemon holds all its calls, kills it. */
@@ -122,9 +88,9 @@ static void run_and_kill_client(struct harness *h)
 	}
 	/* Everything reached the daemon: each call is in flight, the workers
 	 * sleep, the rest of the sleeps wait in the queue. */
-	expect_stat(h, "calls_inflight", CALLS);
-	expect_stat(h, "workers_busy", WORKERS);
-	expect_stat(h, "jobs_queued", SLEEPS - WORKERS);
+	fault_expect_stat(h, "calls_inflight", CALLS);
+	fault_expect_stat(h, "workers_busy", WORKERS);
+	fault_expect_stat(h, "jobs_queued", SLEEPS - WORKERS);
 
 	assert_int_equal(kill(pid, SIGKILL), 0);
 	int st;
@@ -142,10 +108,10 @@ static void test_killed_client_calls_are_freed(void **state)
 	run_and_kill_client(h);
 
 	/* Long before any minute-long call could end on its own. */
-	expect_stat(h, "calls_inflight", 0);
-	expect_stat(h, "jobs_queued", 0);
-	expect_stat(h, "workers_busy", 0);
-	expect_stat(h, "connections", 1); /* the one asking */
+	fault_expect_stat(h, "calls_inflight", 0);
+	fault_expect_stat(h, "jobs_queued", 0);
+	fault_expect_stat(h, "workers_busy", 0);
+	fault_expect_stat(h, "connections", 1); /* the one asking */
 	assert_true(harness_stat(h, "calls_cancelled") >= cancelled + CALLS);
 	/* The sleeping workers' cancel callbacks ran: they were woken. */
 	assert_true(harness_stat(h, "cancel_callbacks") >= woken + WORKERS);
@@ -171,8 +137,8 @@ static void test_repeated_kills_then_clean_exit(void **state)
 	struct harness *h = *state;
 	for (int round = 0; round < 2; round++) {
 		run_and_kill_client(h);
-		expect_stat(h, "calls_inflight", 0);
-		expect_stat(h, "workers_busy", 0);
+		fault_expect_stat(h, "calls_inflight", 0);
+		fault_expect_stat(h, "workers_busy", 0);
 	}
 	assert_int_equal(harness_stop(h), 0);
 }
@@ -183,5 +149,6 @@ int main(void)
 		cmocka_unit_test(test_killed_client_calls_are_freed),
 		cmocka_unit_test(test_repeated_kills_then_clean_exit),
 	};
-	return cmocka_run_group_tests_name("fault-client-killed", tests, setup, teardown);
+	return cmocka_run_group_tests_name("fault-client-killed", tests, setup,
+	                                   fault_teardown);
 }

@@ -287,8 +287,8 @@ static void test_sigkill_under_load_and_restart(void **state)
 		l->is_async = i >= SYNC_THREADS;
 		assert_int_equal(arpc_binding_open(client_endpoint(), &l->b), ARPC_S_OK);
 		assert_int_equal(arpc_binding_set_timeout(l->b, CALL_DEADLINE_MS), ARPC_S_OK);
-		assert_int_equal(pthread_create(&l->t, NULL, l->is_async ? async_main : sync_main, l),
-		                 0);
+		void *(*fn)(void *) = l->is_async ? async_main : sync_main;
+		assert_int_equal(pthread_create(&l->t, NULL, fn, l), 0);
 	}
 	wait_progress("before the kill");
 

@@ -26,7 +26,7 @@
 
 #include <cmocka.h>
 
-#include "harness.h"
+#include "fault-harness.h"
 
 enum {
 	SPARE = 8,       /* descriptors the daemon may open past what it holds */
@@ -41,21 +41,7 @@ static const char config[] = "workers = 1\n"
 
 static int setup(void **state)
 {
-	struct harness *h = calloc(1, sizeof(*h));
-	if (!h)
-		return -1;
-	*state = h;
-	if (harness_init(h, config) != 0 || harness_start(h, NULL) != 0)
-		return -1;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct harness *h = *state;
-	harness_cleanup(h);
-	free(h);
-	return 0;
+	return fault_setup(state, config);
 }
 
 /* How many descriptor numbers below `limit` process pid leaves free, or
@@ -214,5 +200,6 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_accept_pauses_and_resumes),
 	};
-	return cmocka_run_group_tests_name("fault-fd-exhaustion", tests, setup, teardown);
+	return cmocka_run_group_tests_name("fault-fd-exhaustion", tests, setup,
+	                                   fault_teardown);
 }

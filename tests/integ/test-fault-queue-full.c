@@ -22,7 +22,7 @@
 
 #include <arpc/arpc.h>
 
-#include "harness.h"
+#include "fault-harness.h"
 
 enum {
 	QUEUED = 3,    /* max_queued_jobs */
@@ -39,40 +39,7 @@ static const char config[] = "workers = 1\n"
 
 static int setup(void **state)
 {
-	struct harness *h = calloc(1, sizeof(*h));
-	if (!h)
-		return -1;
-	*state = h;
-	if (harness_init(h, config) != 0 || harness_start(h, NULL) != 0)
-		return -1;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct harness *h = *state;
-	harness_cleanup(h);
-	free(h);
-	return 0;
-}
-
-struct stat_wait {
-	struct harness *h;
-	const char *key;
-	long long want;
-};
-
-static int stat_is(void *arg)
-{
-	struct stat_wait *w = arg;
-	return harness_stat(w->h, w->key) == w->want;
-}
-
-static void expect_stat(struct harness *h, const char *key, long long want)
-{
-	struct stat_wait w = { h, key, want };
-	if (!harness_wait_until(stat_is, &w, HARNESS_TIMEOUT_MS))
-		fail_msg("sys.stats %s is %lld, not %lld", key, harness_stat(h, key), want);
+	return fault_setup(state, config);
 }
 
 static void read_reply(struct wc *c, uint32_t id, uint32_t status)
@@ -95,16 +62,17 @@ static void test_full_queue_answers_too_busy(void **state)
 
 	/* Call 1 takes the worker; 2..QUEUED+1 fill the queue. */
 	assert_int_equal(wc_send_u32(&c, 1, "demo.sleep", LONG_MS), 0);
-	expect_stat(h, "workers_busy", 1);
+	fault_expect_stat(h, "workers_busy", 1);
 	for (uint32_t id = 2; id <= QUEUED + 1; id++)
 		assert_int_equal(wc_send_u32(&c, id, "demo.sleep", 1), 0);
-	expect_stat(h, "jobs_queued", QUEUED);
+	fault_expect_stat(h, "jobs_queued", QUEUED);
 
 	/* More worker calls, interleaved with inline pings: every one is
 	 * answered while call 1 sleeps, in the order sent. */
 	uint32_t id = 100;
 	for (int i = 0; i < REFUSED; i++) {
-		assert_int_equal(wc_send_u32(&c, id++, i % 2 ? "demo.sleep" : "demo.message", 1), 0);
+		const char *method = i % 2 ? "demo.sleep" : "demo.message";
+		assert_int_equal(wc_send_u32(&c, id++, method, 1), 0);
 		assert_int_equal(wc_send_request(&c, id++, "sys.ping", NULL, 0, 0, 0), 0);
 	}
 	id = 100;
@@ -143,7 +111,7 @@ static void test_full_queue_answers_too_busy(void **state)
 		wc_frame_free(&f);
 	}
 	assert_int_equal(harness_stat(h, "busy_rejections"), rejected + REFUSED + 1);
-	expect_stat(h, "jobs_queued", 0);
+	fault_expect_stat(h, "jobs_queued", 0);
 	arpc_binding_close(b);
 	wc_close(&c);
 	assert_int_equal(harness_stop(h), 0);
@@ -154,5 +122,6 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full_queue_answers_too_busy),
 	};
-	return cmocka_run_group_tests_name("fault-queue-full", tests, setup, teardown);
+	return cmocka_run_group_tests_name("fault-queue-full", tests, setup,
+	                                   fault_teardown);
 }
