@@ -16,10 +16,6 @@ mkdir -p "$build"
 echo "quickstart: built in $build"
 
 arpcd=$build/daemon/arpcd
-if [ ! -x "$arpcd" ]; then
-	echo "quickstart: arpcd is not part of this tree yet; built the library and tests only."
-	exit 0
-fi
 
 # The default config listens on /run/arpcd/arpcd.sock, which needs root; any
 # other user gets the same config with the socket in its runtime directory.
@@ -54,9 +50,5 @@ done
 [ -S "$sock" ] || { echo "quickstart: arpcd did not create $sock in 10 s" >&2; exit 1; }
 echo "quickstart: arpcd running (pid $(cat "$pidfile")) on $endpoint, log in $build/arpcd.log"
 
-if [ -x "$build/tools/arpc" ]; then
-	"$build/tools/arpc" -e "$endpoint" demo
-elif [ -x "$build/examples/async_demo" ]; then
-	"$build/examples/async_demo" "$endpoint"
-fi
+"$build/tools/arpc" -e "$endpoint" demo
 echo "quickstart: stop it with: kill $(cat "$pidfile")"
