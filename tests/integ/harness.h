@@ -102,6 +102,18 @@ int harness_wait_until(int (*cond)(void *arg), void *arg, int ms);
 /* Milliseconds on CLOCK_MONOTONIC. */
 int64_t harness_now_ms(void);
 
+/* A TCP port nothing listens on right now on 127.0.0.1 (the kernel's pick),
+ * or -1 (printed). */
+int harness_free_tcp_port(void);
+
+/* This host's first IPv4 address other than loopback, as text into
+ * out[0..len): 1, or 0 if it has none. */
+int harness_non_loopback_addr(char *out, size_t len);
+
+/* The path of the executable `name` in $PATH, else in /usr/bin, /bin,
+ * /usr/sbin or /sbin, into out[0..len): 0, or -1 ("" in out) if none. */
+int harness_find_program(const char *name, char *out, size_t len);
+
 /* ------------------------------------------------------------------------
  * The raw wire client.
  * ------------------------------------------------------------------------ */
