@@ -112,8 +112,7 @@ static void collect_all(arpc_cq *cq, arpc_async *a, const arpc_status *allowed, 
 
 static void test_sigkill_fails_every_pending_call_once(void **state)
 {
-	arpc_binding *b;
-	assert_int_equal(arpc_binding_open(client_endpoint(), &b), ARPC_S_OK);
+	arpc_binding *b = client_open_binding();
 	arpc_cq *cq = arpc_cq_create();
 	assert_non_null(cq);
 	arpc_async *a = start_pending(b, cq);
@@ -150,8 +149,7 @@ static void test_sigkill_fails_every_pending_call_once(void **state)
 
 static void test_close_cancels_every_pending_call_once(void **state)
 {
-	arpc_binding *b;
-	assert_int_equal(arpc_binding_open(client_endpoint(), &b), ARPC_S_OK);
+	arpc_binding *b = client_open_binding();
 	arpc_cq *cq = arpc_cq_create();
 	assert_non_null(cq);
 	arpc_async *a = start_pending(b, cq);
@@ -175,8 +173,7 @@ static void test_close_cancels_every_pending_call_once(void **state)
  * must be an error for the call (EPIPE), not SIGPIPE for the process. */
 static void test_call_on_idle_binding_after_daemon_died(void **state)
 {
-	arpc_binding *b;
-	assert_int_equal(arpc_binding_open(client_endpoint(), &b), ARPC_S_OK);
+	arpc_binding *b = client_open_binding();
 	arpc_reply r;
 	assert_int_equal(arpc_call(b, "demo.echo", "1", 1, &r), ARPC_S_OK);
 	arpc_reply_free(&r);
