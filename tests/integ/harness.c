@@ -374,6 +374,41 @@ int harness_wait_until(int (*cond)(void *arg), void *arg, int ms)
 	return cond(arg);
 }
 
+struct stat_wait {
+	const struct harness *h;
+	const char *key;
+	long long want;
+};
+
+static int stat_is(void *arg)
+{
+	const struct stat_wait *w = arg;
+	return harness_stat(w->h, w->key) == w->want;
+}
+
+int harness_wait_stat(const struct harness *h, const char *key, long long want, int ms)
+{
+	struct stat_wait w = {h, key, want};
+	return harness_wait_until(stat_is, &w, ms);
+}
+
+struct log_wait {
+	const struct harness *h;
+	const char *needle;
+};
+
+static int log_has(void *arg)
+{
+	const struct log_wait *w = arg;
+	return harness_log_contains(w->h, w->needle);
+}
+
+int harness_wait_log(const struct harness *h, const char *needle, int ms)
+{
+	struct log_wait w = {h, needle};
+	return harness_wait_until(log_has, &w, ms);
+}
+
 long long harness_stat(const struct harness *h, const char *key)
 {
 	struct wc c;

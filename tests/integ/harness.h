@@ -99,6 +99,12 @@ long long harness_stat(const struct harness *h, const char *key);
 /* Polls cond(arg) every millisecond until it holds or ms pass. */
 int harness_wait_until(int (*cond)(void *arg), void *arg, int ms);
 
+/* Whether sys.stats `key` is `want` within ms (harness_wait_until). */
+int harness_wait_stat(const struct harness *h, const char *key, long long want, int ms);
+
+/* Whether arpcd's log contains `needle` within ms (harness_wait_until). */
+int harness_wait_log(const struct harness *h, const char *needle, int ms);
+
 /* Milliseconds on CLOCK_MONOTONIC. */
 int64_t harness_now_ms(void);
 

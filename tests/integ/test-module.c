@@ -77,11 +77,6 @@ static void module_answers_its_method(void **state)
 	assert_true(harness_log_contains(&h, "module hello: unloading after 1 greetings"));
 }
 
-static int reload_logged(void *arg)
-{
-	return harness_log_contains(&h, "reloaded '");
-}
-
 /* A reload leaves modules alone: a changed section needs a restart. */
 static void reload_keeps_module_config(void **state)
 {
@@ -94,7 +89,7 @@ static void reload_keeps_module_config(void **state)
 	         "greeting = Hola\n", h.endpoint, module_path());
 	assert_int_equal(harness_write_file(&h, "arpcd.conf", text, path, sizeof(path)), 0);
 	assert_int_equal(kill(h.pid, SIGHUP), 0);
-	assert_true(harness_wait_until(reload_logged, NULL, HARNESS_TIMEOUT_MS));
+	assert_true(harness_wait_log(&h, "reloaded '", HARNESS_TIMEOUT_MS));
 	assert_true(harness_log_contains(&h, "[module] sections changed: needs a restart"));
 
 	assert_int_equal(wc_connect(&c, h.endpoint), 0);
