@@ -490,6 +490,22 @@ int harness_find_program(const char *name, char *out, size_t len)
 	return -1;
 }
 
+long harness_proc_status_kb(pid_t pid, const char *field)
+{
+	char path[64], line[256];
+	long kb = -1;
+	size_t flen = strlen(field);
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *fp = fopen(path, "re");
+	if (!fp)
+		return -1;
+	while (fgets(line, sizeof(line), fp))
+		if (strncmp(line, field, flen) == 0 && line[flen] == ':')
+			kb = strtol(line + flen + 1, NULL, 10);
+	fclose(fp);
+	return kb;
+}
+
 /* ------------------------------------------------------------------------
  * The raw wire client.
  * ------------------------------------------------------------------------ */

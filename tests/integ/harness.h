@@ -120,6 +120,9 @@ int harness_non_loopback_addr(char *out, size_t len);
  * /usr/sbin or /sbin, into out[0..len): 0, or -1 ("" in out) if none. */
 int harness_find_program(const char *name, char *out, size_t len);
 
+/* A "VmRSS"-style field of /proc/PID/status in KiB, or -1. */
+long harness_proc_status_kb(pid_t pid, const char *field);
+
 /* ------------------------------------------------------------------------
  * The raw wire client.
  * ------------------------------------------------------------------------ */

@@ -230,22 +230,6 @@ static void survived(void)
 	survived_count++;
 }
 
-static long proc_status_kb(pid_t pid, const char *field)
-{
-	char path[64], line[256];
-	long kb = -1;
-	size_t flen = strlen(field);
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	FILE *fp = fopen(path, "re");
-	if (!fp)
-		return -1;
-	while (fgets(line, sizeof(line), fp))
-		if (strncmp(line, field, flen) == 0 && line[flen] == ':')
-			kb = strtol(line + flen + 1, NULL, 10);
-	fclose(fp);
-	return kb;
-}
-
 /* Sets the daemon's VmHWM back to its current RSS ("5" to clear_refs,
  * Linux 4.0 and later), so VmHWM then shows the peak of what follows. */
 static int reset_peak_rss(pid_t pid)
@@ -682,7 +666,7 @@ static void never_reading_echo_flood(void **state)
 	memcpy(fl.req, prefix, WIRE_HEADER_SIZE + 1 + 9);
 
 	int hwm_reset = reset_peak_rss(h.pid) == 0;
-	long rss_before = proc_status_kb(h.pid, "VmRSS");
+	long rss_before = harness_proc_status_kb(h.pid, "VmRSS");
 	assert_true(rss_before > 0);
 	connect_or_fail(&fl.c);
 	assert_int_equal(pthread_create(&t, NULL, flood_thread, &fl), 0);
@@ -704,7 +688,7 @@ static void never_reading_echo_flood(void **state)
 	/* Sample the daemon's memory until the flood ends (bounded: each send
 	 * is bounded in time, and the daemon cuts it off). */
 	while (!flood_done(&fl)) {
-		long rss = proc_status_kb(h.pid, "VmRSS");
+		long rss = harness_proc_status_kb(h.pid, "VmRSS");
 		if (rss > rss_peak)
 			rss_peak = rss;
 		usleep(1000);
@@ -712,7 +696,7 @@ static void never_reading_echo_flood(void **state)
 	pthread_join(t, NULL);
 	/* With the peak reset, VmHWM is the true peak of the flood; sampling
 	 * every millisecond is the fallback (and may miss a short peak). */
-	long hwm = proc_status_kb(h.pid, "VmHWM");
+	long hwm = harness_proc_status_kb(h.pid, "VmHWM");
 	if (hwm_reset && hwm > rss_peak)
 		rss_peak = hwm;
 	ping_ok(&other, 21); /* still served after */
