@@ -693,6 +693,27 @@ int wc_call(struct wc *c, uint32_t id, const char *method, const void *payload, 
 	return (int)reply->word;
 }
 
+int wc_expect_reply(struct wc *c, uint32_t id, uint32_t status, const char *detail)
+{
+	struct wc_frame f;
+	int r = wc_read(c, &f, HARNESS_TIMEOUT_MS);
+	if (r != 1) {
+		fprintf(stderr, "wc: no reply to call %u (wc_read %d)\n", id, r);
+		return -1;
+	}
+	int ok = f.type == WIRE_REPLY && f.call_id == id && f.word == status;
+	if (!ok) {
+		fprintf(stderr, "wc: %s to call %u with status %u; expected the REPLY to call %u "
+		        "with status %u\n", wire_type_name(f.type), f.call_id, f.word, id, status);
+	} else if (detail && (f.len != strlen(detail) || memcmp(f.data, detail, f.len) != 0)) {
+		fprintf(stderr, "wc: call %u: detail '%.*s', expected '%s'\n", id, (int)f.len,
+		        (const char *)f.data, detail);
+		ok = 0;
+	}
+	wc_frame_free(&f);
+	return ok ? 0 : -1;
+}
+
 int wc_ping(struct wc *c, uint32_t id)
 {
 	struct wc_frame f;

@@ -160,6 +160,10 @@ int wc_send_control(struct wc *c, uint8_t type, uint32_t id);
 int wc_read(struct wc *c, struct wc_frame *f, int timeout_ms);
 void wc_frame_free(struct wc_frame *f);
 
+/* Reads the next frame, which must be the REPLY to `id` with `status` and,
+ * if `detail` is not NULL, that payload: 0 if it is, -1 (printed) if not. */
+int wc_expect_reply(struct wc *c, uint32_t id, uint32_t status, const char *detail);
+
 /* Sends a PING and reads the next frame, which must be its PONG: 0 if it
  * is, -1 (printed) if anything else came first, or nothing. */
 int wc_ping(struct wc *c, uint32_t id);

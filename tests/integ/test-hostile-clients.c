@@ -134,12 +134,7 @@ static void expect_goaway_then_eof(struct wc *c, uint32_t status)
 /* The next frame must be the REPLY to `id` with `status`. */
 static void expect_reply(struct wc *c, uint32_t id, uint32_t status)
 {
-	struct wc_frame f;
-	assert_int_equal(wc_read(c, &f, HARNESS_TIMEOUT_MS), 1);
-	assert_int_equal(f.type, WIRE_REPLY);
-	assert_int_equal(f.call_id, id);
-	assert_int_equal(f.word, status);
-	wc_frame_free(&f);
+	assert_int_equal(wc_expect_reply(c, id, status, NULL), 0);
 }
 
 /* After a protocol error the calls accepted before it are still answered

@@ -49,14 +49,7 @@ static void start(const char *extra)
 /* Reads the next frame, which must be a REPLY to `id` with `status`. */
 static void expect_reply(struct wc *c, uint32_t id, uint32_t status, const char *detail)
 {
-	struct wc_frame f;
-	assert_int_equal(wc_read(c, &f, HARNESS_TIMEOUT_MS), 1);
-	assert_int_equal(f.type, WIRE_REPLY);
-	assert_int_equal(f.call_id, id);
-	assert_int_equal(f.word, status);
-	if (detail && (f.len != strlen(detail) || memcmp(f.data, detail, f.len) != 0))
-		fail_msg("call %u: detail '%s', expected '%s'", id, (char *)f.data, detail);
-	wc_frame_free(&f);
+	assert_int_equal(wc_expect_reply(c, id, status, detail), 0);
 }
 
 static void inflight_limit_stops_reading(void **state)
