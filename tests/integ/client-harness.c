@@ -65,6 +65,30 @@ const char *client_endpoint(void)
 	return daemon_h->endpoint;
 }
 
+arpc_binding *client_open_binding(void)
+{
+	arpc_binding *b = NULL;
+	assert_int_equal(arpc_binding_open(client_endpoint(), &b), ARPC_S_OK);
+	return b;
+}
+
+void client_event_async(arpc_async *a, int efd)
+{
+	assert_int_equal(arpc_async_init(a, sizeof(*a)), ARPC_S_OK);
+	a->notify = ARPC_NOTIFY_EVENT;
+	a->u.event_fd = efd;
+}
+
+uint64_t client_event_wait(int efd, int ms)
+{
+	struct pollfd p = { .fd = efd, .events = POLLIN };
+	if (poll(&p, 1, ms) != 1)
+		return 0;
+	uint64_t n = 0;
+	assert_int_equal(read(efd, &n, sizeof(n)), sizeof(n));
+	return n;
+}
+
 int client_daemon_kill(int sig)
 {
 	harness_kill(daemon_h, sig);

@@ -8,6 +8,8 @@
 
 #include <stdint.h>
 
+#include <arpc/arpc.h>
+
 /* cmocka group setup/teardown: start arpcd; stop it, failing the group if
  * it did not exit with status 0 (a sanitizer report, a leak). */
 int client_setup(void **state);
@@ -15,6 +17,17 @@ int client_teardown(void **state);
 
 /* The running daemon's endpoint, "unix:/tmp/.../arpcd.sock". */
 const char *client_endpoint(void);
+
+/* A binding to the running daemon; fails the test unless it opens. */
+arpc_binding *client_open_binding(void);
+
+/* Initializes `a` for a call that signals the eventfd `efd` (notify
+ * ARPC_NOTIFY_EVENT); fails the test if arpc_async_init refuses. */
+void client_event_async(arpc_async *a, int efd);
+
+/* Waits up to ms for the eventfd; returns its count (read, so reset), or 0
+ * if nothing came in time. */
+uint64_t client_event_wait(int efd, int ms);
 
 /* Kills the daemon with `sig` and reaps it (bounded).  Returns 0. */
 int client_daemon_kill(int sig);

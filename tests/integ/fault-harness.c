@@ -34,22 +34,9 @@ int fault_teardown(void **state)
 	return 0;
 }
 
-struct stat_wait {
-	struct harness *h;
-	const char *key;
-	long long want;
-};
-
-static int stat_is(void *arg)
-{
-	struct stat_wait *w = arg;
-	return harness_stat(w->h, w->key) == w->want;
-}
-
 void fault_expect_stat(struct harness *h, const char *key, long long want)
 {
-	struct stat_wait w = {h, key, want};
-	if (!harness_wait_until(stat_is, &w, HARNESS_TIMEOUT_MS))
+	if (!harness_wait_stat(h, key, want, HARNESS_TIMEOUT_MS))
 		fail_msg("sys.stats %s is %lld, not %lld, after %d ms", key, harness_stat(h, key),
 		         want, HARNESS_TIMEOUT_MS);
 }

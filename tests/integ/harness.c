@@ -4,10 +4,13 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <ifaddrs.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -371,6 +374,41 @@ int harness_wait_until(int (*cond)(void *arg), void *arg, int ms)
 	return cond(arg);
 }
 
+struct stat_wait {
+	const struct harness *h;
+	const char *key;
+	long long want;
+};
+
+static int stat_is(void *arg)
+{
+	const struct stat_wait *w = arg;
+	return harness_stat(w->h, w->key) == w->want;
+}
+
+int harness_wait_stat(const struct harness *h, const char *key, long long want, int ms)
+{
+	struct stat_wait w = {h, key, want};
+	return harness_wait_until(stat_is, &w, ms);
+}
+
+struct log_wait {
+	const struct harness *h;
+	const char *needle;
+};
+
+static int log_has(void *arg)
+{
+	const struct log_wait *w = arg;
+	return harness_log_contains(w->h, w->needle);
+}
+
+int harness_wait_log(const struct harness *h, const char *needle, int ms)
+{
+	struct log_wait w = {h, needle};
+	return harness_wait_until(log_has, &w, ms);
+}
+
 long long harness_stat(const struct harness *h, const char *key)
 {
 	struct wc c;
@@ -394,6 +432,78 @@ long long harness_stat(const struct harness *h, const char *key)
 	}
 	wc_close(&c);
 	return v;
+}
+
+/* ------------------------------------------------------------------------
+ * This host: ports, addresses, programs.
+ * ------------------------------------------------------------------------ */
+
+int harness_free_tcp_port(void)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		fprintf(stderr, "harness: socket for a free port: %s\n", strerror(errno));
+		return -1;
+	}
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
+		fprintf(stderr, "harness: binding 127.0.0.1:0 for a free port: %s\n", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return ntohs(sa.sin_port);
+}
+
+int harness_non_loopback_addr(char *out, size_t len)
+{
+	struct ifaddrs *ifs, *i;
+	int found = 0;
+	if (getifaddrs(&ifs) < 0)
+		return 0;
+	for (i = ifs; i && !found; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
+			continue;
+		struct in_addr a = ((struct sockaddr_in *)i->ifa_addr)->sin_addr;
+		if ((ntohl(a.s_addr) >> 24) == 127)
+			continue;
+		found = inet_ntop(AF_INET, &a, out, (socklen_t)len) != NULL;
+	}
+	freeifaddrs(ifs);
+	return found;
+}
+
+int harness_find_program(const char *name, char *out, size_t len)
+{
+	const char *path = getenv("PATH");
+	char dirs[4096];
+	snprintf(dirs, sizeof(dirs), "%s:/usr/bin:/bin:/usr/sbin:/sbin", path ? path : "");
+	for (char *save, *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+		snprintf(out, len, "%s/%s", d, name);
+		if (access(out, X_OK) == 0)
+			return 0;
+	}
+	if (len)
+		out[0] = '\0';
+	return -1;
+}
+
+long harness_proc_status_kb(pid_t pid, const char *field)
+{
+	char path[64], line[256];
+	long kb = -1;
+	size_t flen = strlen(field);
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *fp = fopen(path, "re");
+	if (!fp)
+		return -1;
+	while (fgets(line, sizeof(line), fp))
+		if (strncmp(line, field, flen) == 0 && line[flen] == ':')
+			kb = strtol(line + flen + 1, NULL, 10);
+	fclose(fp);
+	return kb;
 }
 
 /* ------------------------------------------------------------------------
@@ -581,6 +691,27 @@ int wc_call(struct wc *c, uint32_t id, const char *method, const void *payload, 
 		return -1;
 	}
 	return (int)reply->word;
+}
+
+int wc_expect_reply(struct wc *c, uint32_t id, uint32_t status, const char *detail)
+{
+	struct wc_frame f;
+	int r = wc_read(c, &f, HARNESS_TIMEOUT_MS);
+	if (r != 1) {
+		fprintf(stderr, "wc: no reply to call %u (wc_read %d)\n", id, r);
+		return -1;
+	}
+	int ok = f.type == WIRE_REPLY && f.call_id == id && f.word == status;
+	if (!ok) {
+		fprintf(stderr, "wc: %s to call %u with status %u; expected the REPLY to call %u "
+		        "with status %u\n", wire_type_name(f.type), f.call_id, f.word, id, status);
+	} else if (detail && (f.len != strlen(detail) || memcmp(f.data, detail, f.len) != 0)) {
+		fprintf(stderr, "wc: call %u: detail '%.*s', expected '%s'\n", id, (int)f.len,
+		        (const char *)f.data, detail);
+		ok = 0;
+	}
+	wc_frame_free(&f);
+	return ok ? 0 : -1;
 }
 
 int wc_ping(struct wc *c, uint32_t id)

@@ -99,8 +99,29 @@ long long harness_stat(const struct harness *h, const char *key);
 /* Polls cond(arg) every millisecond until it holds or ms pass. */
 int harness_wait_until(int (*cond)(void *arg), void *arg, int ms);
 
+/* Whether sys.stats `key` is `want` within ms (harness_wait_until). */
+int harness_wait_stat(const struct harness *h, const char *key, long long want, int ms);
+
+/* Whether arpcd's log contains `needle` within ms (harness_wait_until). */
+int harness_wait_log(const struct harness *h, const char *needle, int ms);
+
 /* Milliseconds on CLOCK_MONOTONIC. */
 int64_t harness_now_ms(void);
+
+/* A TCP port nothing listens on right now on 127.0.0.1 (the kernel's pick),
+ * or -1 (printed). */
+int harness_free_tcp_port(void);
+
+/* This host's first IPv4 address other than loopback, as text into
+ * out[0..len): 1, or 0 if it has none. */
+int harness_non_loopback_addr(char *out, size_t len);
+
+/* The path of the executable `name` in $PATH, else in /usr/bin, /bin,
+ * /usr/sbin or /sbin, into out[0..len): 0, or -1 ("" in out) if none. */
+int harness_find_program(const char *name, char *out, size_t len);
+
+/* A "VmRSS"-style field of /proc/PID/status in KiB, or -1. */
+long harness_proc_status_kb(pid_t pid, const char *field);
 
 /* ------------------------------------------------------------------------
  * The raw wire client.
@@ -138,6 +159,10 @@ int wc_send_control(struct wc *c, uint8_t type, uint32_t id);
  * decoding error. */
 int wc_read(struct wc *c, struct wc_frame *f, int timeout_ms);
 void wc_frame_free(struct wc_frame *f);
+
+/* Reads the next frame, which must be the REPLY to `id` with `status` and,
+ * if `detail` is not NULL, that payload: 0 if it is, -1 (printed) if not. */
+int wc_expect_reply(struct wc *c, uint32_t id, uint32_t status, const char *detail);
 
 /* Sends a PING and reads the next frame, which must be its PONG: 0 if it
  * is, -1 (printed) if anything else came first, or nothing. */

@@ -23,7 +23,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <pwd.h>
 #include <setjmp.h>
@@ -82,19 +81,6 @@ static int client_main(const char *endpoint, const char *method)
 /* ------------------------------------------------------------------------
  * Helpers.
  * ------------------------------------------------------------------------ */
-
-static int find_setpriv(void)
-{
-	const char *path = getenv("PATH");
-	char dirs[4096];
-	snprintf(dirs, sizeof(dirs), "%s:/usr/bin:/bin:/usr/sbin:/sbin", path ? path : "");
-	for (char *save, *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-		snprintf(setpriv, sizeof(setpriv), "%s/setpriv", d);
-		if (access(setpriv, X_OK) == 0)
-			return 0;
-	}
-	return -1;
-}
 
 /* Copies this program to DIR/client, executable by all. */
 static int copy_self(const char *dir)
@@ -270,19 +256,6 @@ static void default_socket_keeps_others_out(void **state)
 	assert_int_equal(harness_stop(&h), 0);
 }
 
-/* A port nothing listens on now (the kernel's pick, released). */
-static unsigned free_port(void)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	close(fd);
-	return ntohs(sa.sin_port);
-}
-
 /* Whether the socket with this inode is one of pid's open files. */
 static int pid_has_socket(pid_t pid, unsigned long inode)
 {
@@ -336,46 +309,25 @@ static int listening_sockets(pid_t pid, char addrs[][64], int max)
 	return n;
 }
 
-/* A non-loopback IPv4 address of this host, if it has one. */
-static int other_address(struct in_addr *out)
-{
-	struct ifaddrs *ifs, *i;
-	int found = 0;
-	if (getifaddrs(&ifs) < 0)
-		return 0;
-	for (i = ifs; i && !found; i = i->ifa_next) {
-		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
-			continue;
-		struct in_addr a = ((struct sockaddr_in *)i->ifa_addr)->sin_addr;
-		if ((ntohl(a.s_addr) >> 24) != 127) {
-			*out = a;
-			found = 1;
-		}
-	}
-	freeifaddrs(ifs);
-	return found;
-}
-
 static void tcp_port_is_loopback_only(void **state)
 {
 	char extra[64], ep[64], want[32], addrs[4][64];
-	unsigned port = free_port();
-	snprintf(extra, sizeof(extra), "listen = tcp:%u\n", port);
+	int port = harness_free_tcp_port();
+	assert_true(port > 0);
+	snprintf(extra, sizeof(extra), "listen = tcp:%d\n", port);
 	start(extra);
 
 	int n = listening_sockets(h.pid, addrs, 4);
 	assert_int_equal(n, 1);
-	snprintf(want, sizeof(want), "0100007F:%04X", port); /* 127.0.0.1, as /proc prints it */
+	snprintf(want, sizeof(want), "0100007F:%04X", (unsigned)port); /* 127.0.0.1, as /proc prints it */
 	assert_string_equal(addrs[0], want);
 
-	snprintf(ep, sizeof(ep), "tcp:127.0.0.1:%u", port);
+	snprintf(ep, sizeof(ep), "tcp:127.0.0.1:%d", port);
 	assert_int_equal(as_root(ep, "sys.ping"), ARPC_S_OK);
-	struct in_addr other;
-	if (other_address(&other)) {
-		char host[INET_ADDRSTRLEN];
+	char host[INET_ADDRSTRLEN];
+	if (harness_non_loopback_addr(host, sizeof(host))) {
 		struct wc c;
-		inet_ntop(AF_INET, &other, host, sizeof(host));
-		snprintf(ep, sizeof(ep), "tcp:%s:%u", host, port);
+		snprintf(ep, sizeof(ep), "tcp:%s:%d", host, port);
 		assert_int_equal(wc_connect(&c, ep), -1);
 		assert_int_equal(errno, ECONNREFUSED);
 	} else {
@@ -388,18 +340,20 @@ static void tcp_port_is_loopback_only(void **state)
 static void tcp_peers_have_no_credentials(void **state)
 {
 	char extra[64], ep[64];
-	unsigned port = free_port();
-	snprintf(extra, sizeof(extra), "listen = tcp:%u\n", port);
-	snprintf(ep, sizeof(ep), "tcp:127.0.0.1:%u", port);
+	int port = harness_free_tcp_port();
+	assert_true(port > 0);
+	snprintf(extra, sizeof(extra), "listen = tcp:%d\n", port);
+	snprintf(ep, sizeof(ep), "tcp:127.0.0.1:%d", port);
 	start(extra);
 	assert_int_equal(as_root(ep, "sys.shutdown"), ARPC_S_ACCESS_DENIED);
 	assert_int_equal(as_root(ep, "sys.ping"), ARPC_S_OK);
 	assert_int_equal(harness_stop(&h), 0);
 	harness_cleanup(&h);
 
-	port = free_port();
-	snprintf(extra, sizeof(extra), "listen = tcp:%u\nallow_users = root\n", port);
-	snprintf(ep, sizeof(ep), "tcp:127.0.0.1:%u", port);
+	port = harness_free_tcp_port();
+	assert_true(port > 0);
+	snprintf(extra, sizeof(extra), "listen = tcp:%d\nallow_users = root\n", port);
+	snprintf(ep, sizeof(ep), "tcp:127.0.0.1:%d", port);
 	start(extra);
 	assert_int_equal(as_root(ep, "sys.ping"), GOAWAY(ARPC_S_ACCESS_DENIED));
 	assert_int_equal(as_root(h.endpoint, "sys.ping"), ARPC_S_OK); /* root, on the unix socket */
@@ -413,7 +367,7 @@ int main(int argc, char **argv)
 
 	struct passwd *pw = getpwnam("nobody");
 	struct group *gr;
-	if (geteuid() != 0 || !pw || find_setpriv() < 0) {
+	if (geteuid() != 0 || !pw || harness_find_program("setpriv", setpriv, sizeof(setpriv)) < 0) {
 		fprintf(stderr, "security-checks: needs root, a user 'nobody' and setpriv\n");
 		return 77;
 	}

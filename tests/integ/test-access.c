@@ -21,7 +21,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <grp.h>
-#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -132,42 +131,11 @@ static void socket_mode_and_group(void **state)
 	assert_int_equal(harness_stop(&h), 0);
 }
 
-/* A port nothing listens on right now (the kernel's pick). */
-static int free_port(void)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	close(fd);
-	return ntohs(sa.sin_port);
-}
-
-/* This host's first IPv4 address other than loopback, or 0. */
-static int non_loopback_addr(char *out, size_t len)
-{
-	struct ifaddrs *ifs, *i;
-	int found = 0;
-	if (getifaddrs(&ifs) < 0)
-		return 0;
-	for (i = ifs; i && !found; i = i->ifa_next) {
-		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
-			continue;
-		struct in_addr a = ((struct sockaddr_in *)i->ifa_addr)->sin_addr;
-		if ((ntohl(a.s_addr) >> 24) == 127)
-			continue;
-		found = inet_ntop(AF_INET, &a, out, (socklen_t)len) != NULL;
-	}
-	freeifaddrs(ifs);
-	return found;
-}
-
 static void tcp_listener_serves_on_loopback(void **state)
 {
 	char extra[128], ep[128], addr[64], want[96];
-	int port = free_port();
+	int port = harness_free_tcp_port();
+	assert_true(port > 0);
 
 	snprintf(extra, sizeof(extra), "listen = tcp:%d\n", port);
 	assert_int_equal(harness_init(&h, extra), 0);
@@ -180,7 +148,7 @@ static void tcp_listener_serves_on_loopback(void **state)
 	ping_works(h.endpoint); /* the unix listener beside it */
 
 	/* Loopback only: the host's other address does not answer. */
-	if (non_loopback_addr(addr, sizeof(addr))) {
+	if (harness_non_loopback_addr(addr, sizeof(addr))) {
 		struct wc c;
 		snprintf(ep, sizeof(ep), "tcp:%s:%d", addr, port);
 		assert_int_equal(wc_connect(&c, ep), -1);

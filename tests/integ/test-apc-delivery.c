@@ -50,8 +50,7 @@ static void busy_for_ms(int ms)
 
 static void test_apc_waits_for_an_alertable_wait(void **state)
 {
-	arpc_binding *b;
-	assert_int_equal(arpc_binding_open(client_endpoint(), &b), ARPC_S_OK);
+	arpc_binding *b = client_open_binding();
 	atomic_store(&apc_runs, 0);
 	arpc_async a;
 	assert_int_equal(arpc_async_init(&a, sizeof(a)), ARPC_S_OK);
@@ -107,8 +106,7 @@ static int apc_ran(void *arg)
 
 static void test_apc_to_another_thread_runs_there(void **state)
 {
-	arpc_binding *b;
-	assert_int_equal(arpc_binding_open(client_endpoint(), &b), ARPC_S_OK);
+	arpc_binding *b = client_open_binding();
 	atomic_store(&apc_runs, 0);
 	struct target t = { 0 };
 	pthread_t th;
@@ -165,8 +163,7 @@ static int dropped_and_done(void *arg)
 
 static void test_apc_of_an_exited_thread_is_dropped(void **state)
 {
-	arpc_binding *b;
-	assert_int_equal(arpc_binding_open(client_endpoint(), &b), ARPC_S_OK);
+	arpc_binding *b = client_open_binding();
 	atomic_store(&apc_runs, 0);
 	struct leaver l = { .b = b };
 	struct drop_wait w = { arpc_apc_dropped(), &l.a };

@@ -31,13 +31,6 @@ struct batch {
 	int efd;
 };
 
-static arpc_binding *open_binding(void)
-{
-	arpc_binding *b = NULL;
-	assert_int_equal(arpc_binding_open(client_endpoint(), &b), ARPC_S_OK);
-	return b;
-}
-
 /* Starts BATCH demo.echo calls, each with flags, all signalling one eventfd. */
 static void start_batch(arpc_binding *b, struct batch *bt, uint32_t flags)
 {
@@ -45,9 +38,7 @@ static void start_batch(arpc_binding *b, struct batch *bt, uint32_t flags)
 	assert_true(bt->efd >= 0);
 	for (int i = 0; i < BATCH; i++) {
 		arpc_async *a = &bt->a[i];
-		assert_int_equal(arpc_async_init(a, sizeof(*a)), ARPC_S_OK);
-		a->notify = ARPC_NOTIFY_EVENT;
-		a->u.event_fd = bt->efd;
+		client_event_async(a, bt->efd);
 		a->flags = flags;
 		int n = snprintf(bt->payload[i], sizeof(bt->payload[i]), "held-%d", i);
 		assert_int_equal(arpc_call_async(b, a, "demo.echo", bt->payload[i], (size_t)n, NULL, 0),
@@ -89,7 +80,7 @@ static void finish_batch(struct batch *bt, arpc_status want)
 static void test_held_until_flush(void **state)
 {
 	(void)state;
-	arpc_binding *b = open_binding();
+	arpc_binding *b = client_open_binding();
 	struct batch bt;
 	start_batch(b, &bt, ARPC_CALL_MORE);
 	/* Never written, so never answered: nothing arrives, whatever the wait. */
@@ -107,7 +98,7 @@ static void test_held_until_flush(void **state)
 static void test_next_plain_call_writes_held_ones(void **state)
 {
 	(void)state;
-	arpc_binding *b = open_binding();
+	arpc_binding *b = client_open_binding();
 	struct batch bt;
 	start_batch(b, &bt, ARPC_CALL_MORE);
 	/* A synchronous call on the same binding writes the held requests
@@ -123,7 +114,7 @@ static void test_next_plain_call_writes_held_ones(void **state)
 static void test_close_completes_held_calls(void **state)
 {
 	(void)state;
-	arpc_binding *b = open_binding();
+	arpc_binding *b = client_open_binding();
 	struct batch bt;
 	start_batch(b, &bt, ARPC_CALL_MORE);
 	arpc_binding_close(b);
@@ -135,7 +126,7 @@ static void test_flush_arguments(void **state)
 {
 	(void)state;
 	assert_int_equal(arpc_binding_flush(NULL), ARPC_S_INVALID_ARG);
-	arpc_binding *b = open_binding();
+	arpc_binding *b = client_open_binding();
 	/* Nothing held: a no-op. */
 	assert_int_equal(arpc_binding_flush(b), ARPC_S_OK);
 	/* An unknown flag is refused without starting the call. */

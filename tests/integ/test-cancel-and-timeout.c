@@ -28,23 +28,11 @@
 
 #include "client-harness.h"
 
-static uint64_t event_wait(int fd, int ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	if (poll(&p, 1, ms) != 1)
-		return 0;
-	uint64_t n = 0;
-	assert_int_equal(read(fd, &n, sizeof(n)), sizeof(n));
-	return n;
-}
-
 static int start_delay(arpc_binding *b, arpc_async *a, int efd, uint32_t ms, uint32_t timeout)
 {
 	uint8_t req[4];
 	client_u32(req, ms);
-	assert_int_equal(arpc_async_init(a, sizeof(*a)), ARPC_S_OK);
-	a->notify = ARPC_NOTIFY_EVENT;
-	a->u.event_fd = efd;
+	client_event_async(a, efd);
 	a->timeout_ms = timeout;
 	return arpc_call_async(b, a, "demo.async_delay", req, sizeof(req), NULL, 0);
 }
@@ -71,8 +59,7 @@ static void expect_server_saw_cancel(long long before)
 
 static void test_abortive_cancel_completes_at_once(void **state)
 {
-	arpc_binding *b;
-	assert_int_equal(arpc_binding_open(client_endpoint(), &b), ARPC_S_OK);
+	arpc_binding *b = client_open_binding();
 	int efd = eventfd(0, EFD_CLOEXEC);
 	long long before = client_daemon_stat("calls_cancelled");
 	assert_true(before >= 0);
@@ -81,41 +68,39 @@ static void test_abortive_cancel_completes_at_once(void **state)
 	assert_int_equal(arpc_async_cancel(&a, 1), ARPC_S_OK);
 	/* Complete before the cancel returned: nothing waits for the server. */
 	assert_int_equal(arpc_async_get_status(&a), ARPC_S_CALL_CANCELLED);
-	assert_int_equal(event_wait(efd, 5000), 1);
+	assert_int_equal(client_event_wait(efd, 5000), 1);
 	assert_int_equal(arpc_async_complete(&a, NULL), ARPC_S_CALL_CANCELLED);
 	/* The server was told, and its late answer is discarded. */
 	expect_server_saw_cancel(before);
-	assert_int_equal(event_wait(efd, 200), 0);
+	assert_int_equal(client_event_wait(efd, 200), 0);
 	close(efd);
 	arpc_binding_close(b);
 }
 
 static void test_nonabortive_cancel_waits_for_the_server(void **state)
 {
-	arpc_binding *b;
-	assert_int_equal(arpc_binding_open(client_endpoint(), &b), ARPC_S_OK);
+	arpc_binding *b = client_open_binding();
 	int efd = eventfd(0, EFD_CLOEXEC);
 	long long before = client_daemon_stat("calls_cancelled");
 	arpc_async a;
 	assert_int_equal(start_delay(b, &a, efd, 30000, 0), ARPC_S_OK);
 	assert_int_equal(arpc_async_cancel(&a, 0), ARPC_S_OK);
 	/* The call completes when the server answers the CANCEL. */
-	assert_int_equal(event_wait(efd, 10000), 1);
+	assert_int_equal(client_event_wait(efd, 10000), 1);
 	assert_int_equal(arpc_async_get_status(&a), ARPC_S_CALL_CANCELLED);
 	arpc_reply r;
 	assert_int_equal(arpc_async_complete(&a, &r), ARPC_S_CALL_CANCELLED);
 	arpc_reply_free(&r);
 	expect_server_saw_cancel(before);
 	/* Cancelling twice sends nothing new and completes nothing twice. */
-	assert_int_equal(event_wait(efd, 200), 0);
+	assert_int_equal(client_event_wait(efd, 200), 0);
 	close(efd);
 	arpc_binding_close(b);
 }
 
 static void test_cancel_races_a_finishing_call(void **state)
 {
-	arpc_binding *b;
-	assert_int_equal(arpc_binding_open(client_endpoint(), &b), ARPC_S_OK);
+	arpc_binding *b = client_open_binding();
 	int efd = eventfd(0, EFD_CLOEXEC);
 	for (int i = 0; i < 200; i++) {
 		arpc_async a;
@@ -123,42 +108,41 @@ static void test_cancel_races_a_finishing_call(void **state)
 		if (i % 10 == 0)
 			usleep(500);
 		assert_int_equal(arpc_async_cancel(&a, i % 2), ARPC_S_OK);
-		assert_int_equal(event_wait(efd, 10000), 1);
+		assert_int_equal(client_event_wait(efd, 10000), 1);
 		arpc_status st = arpc_async_complete(&a, NULL);
 		/* Either the server won the race or the cancel did; once. */
 		if (st != ARPC_S_OK && st != ARPC_S_CALL_CANCELLED)
 			fail_msg("call %d ended %s", i, arpc_status_name(st));
 	}
-	assert_int_equal(event_wait(efd, 100), 0);
+	assert_int_equal(client_event_wait(efd, 100), 0);
 	close(efd);
 	arpc_binding_close(b);
 }
 
 static void test_async_timeout_tells_the_server(void **state)
 {
-	arpc_binding *b;
-	assert_int_equal(arpc_binding_open(client_endpoint(), &b), ARPC_S_OK);
+	arpc_binding *b = client_open_binding();
 	int efd = eventfd(0, EFD_CLOEXEC);
 	long long before = client_daemon_stat("calls_cancelled");
 	arpc_async a;
 	assert_int_equal(start_delay(b, &a, efd, 30000, 100), ARPC_S_OK);
-	assert_int_equal(event_wait(efd, 10000), 1);
+	assert_int_equal(client_event_wait(efd, 10000), 1);
 	assert_int_equal(arpc_async_complete(&a, NULL), ARPC_S_TIMEOUT);
 	expect_server_saw_cancel(before);
 
 	/* A deadline that is not reached changes nothing. */
 	assert_int_equal(start_delay(b, &a, efd, 10, 5000), ARPC_S_OK);
-	assert_int_equal(event_wait(efd, 10000), 1);
+	assert_int_equal(client_event_wait(efd, 10000), 1);
 	assert_int_equal(arpc_async_complete(&a, NULL), ARPC_S_OK);
 
 	/* The binding's default applies when the handle sets none; the
 	 * handle's own wins over it. */
 	assert_int_equal(arpc_binding_set_timeout(b, 100), ARPC_S_OK);
 	assert_int_equal(start_delay(b, &a, efd, 30000, 0), ARPC_S_OK);
-	assert_int_equal(event_wait(efd, 10000), 1);
+	assert_int_equal(client_event_wait(efd, 10000), 1);
 	assert_int_equal(arpc_async_complete(&a, NULL), ARPC_S_TIMEOUT);
 	assert_int_equal(start_delay(b, &a, efd, 300, 5000), ARPC_S_OK);
-	assert_int_equal(event_wait(efd, 10000), 1);
+	assert_int_equal(client_event_wait(efd, 10000), 1);
 	assert_int_equal(arpc_async_complete(&a, NULL), ARPC_S_OK);
 	close(efd);
 	arpc_binding_close(b);
@@ -166,8 +150,7 @@ static void test_async_timeout_tells_the_server(void **state)
 
 static void test_sync_timeout_then_binding_still_works(void **state)
 {
-	arpc_binding *b;
-	assert_int_equal(arpc_binding_open(client_endpoint(), &b), ARPC_S_OK);
+	arpc_binding *b = client_open_binding();
 	long long before = client_daemon_stat("calls_cancelled");
 	assert_int_equal(arpc_binding_set_timeout(b, 100), ARPC_S_OK);
 	uint8_t req[4];

@@ -110,28 +110,55 @@ static void collect_all(arpc_cq *cq, arpc_async *a, const arpc_status *allowed, 
 	assert_int_equal(arpc_cq_get(cq, &extra, 200), ARPC_S_TIMEOUT);
 }
 
-static void test_sigkill_fails_every_pending_call_once(void **state)
-{
+/* A binding with PENDING asynchronous calls completing onto cq and one
+ * synchronous caller blocked in its call, all of them held by the daemon. */
+struct pending {
 	arpc_binding *b;
-	assert_int_equal(arpc_binding_open(client_endpoint(), &b), ARPC_S_OK);
-	arpc_cq *cq = arpc_cq_create();
-	assert_non_null(cq);
-	arpc_async *a = start_pending(b, cq);
+	arpc_cq *cq;
+	arpc_async *a;
+	struct sync_caller s;
+};
+
+static void start_all_pending(struct pending *p)
+{
+	p->b = client_open_binding();
+	p->cq = arpc_cq_create();
+	assert_non_null(p->cq);
+	p->a = start_pending(p->b, p->cq);
 	/* A synchronous round trip after them: the daemon has them all. */
 	arpc_reply r;
-	assert_int_equal(arpc_call(b, "sys.ping", NULL, 0, &r), ARPC_S_OK);
+	assert_int_equal(arpc_call(p->b, "sys.ping", NULL, 0, &r), ARPC_S_OK);
 	arpc_reply_free(&r);
-	struct sync_caller s = { .b = b };
-	start_sync_caller(&s);
+	p->s.b = p->b;
+	start_sync_caller(&p->s);
+}
+
+/* Every pending call, the synchronous one too, ended once with `st`. */
+static void expect_all_ended(struct pending *p, arpc_status st)
+{
+	collect_all(p->cq, p->a, &st, 1);
+	pthread_join(p->s.t, NULL);
+	assert_int_equal(p->s.st, st);
+}
+
+static void free_pending(struct pending *p)
+{
+	free(p->a);
+	arpc_cq_destroy(p->cq);
+}
+
+static void test_sigkill_fails_every_pending_call_once(void **state)
+{
+	struct pending p;
+	start_all_pending(&p);
+	arpc_binding *b = p.b;
 	assert_int_equal(client_daemon_kill(SIGKILL), 0);
 
 	/* Sent, so they may have run: ARPC_S_CALL_FAILED. */
-	const arpc_status failed[] = { ARPC_S_CALL_FAILED };
-	collect_all(cq, a, failed, 1);
-	pthread_join(s.t, NULL);
-	assert_int_equal(s.st, ARPC_S_CALL_FAILED);
+	expect_all_ended(&p, ARPC_S_CALL_FAILED);
 
 	/* Nothing answers now; after a restart the same binding reconnects. */
+	arpc_reply r;
 	assert_int_equal(arpc_call(b, "sys.ping", NULL, 0, &r), ARPC_S_SERVER_UNAVAILABLE);
 	assert_int_equal(client_daemon_restart(), 0);
 	assert_int_equal(arpc_call(b, "sys.ping", NULL, 0, &r), ARPC_S_OK);
@@ -143,31 +170,17 @@ static void test_sigkill_fails_every_pending_call_once(void **state)
 		usleep(1000);
 	assert_int_equal(arpc_async_complete(&again, NULL), ARPC_S_OK);
 
-	free(a);
-	arpc_cq_destroy(cq);
+	free_pending(&p);
 	arpc_binding_close(b);
 }
 
 static void test_close_cancels_every_pending_call_once(void **state)
 {
-	arpc_binding *b;
-	assert_int_equal(arpc_binding_open(client_endpoint(), &b), ARPC_S_OK);
-	arpc_cq *cq = arpc_cq_create();
-	assert_non_null(cq);
-	arpc_async *a = start_pending(b, cq);
-	arpc_reply r;
-	assert_int_equal(arpc_call(b, "sys.ping", NULL, 0, &r), ARPC_S_OK);
-	arpc_reply_free(&r);
-	struct sync_caller s = { .b = b };
-	start_sync_caller(&s);
-
-	arpc_binding_close(b);
-	const arpc_status cancelled[] = { ARPC_S_CALL_CANCELLED };
-	collect_all(cq, a, cancelled, 1);
-	pthread_join(s.t, NULL);
-	assert_int_equal(s.st, ARPC_S_CALL_CANCELLED);
-	free(a);
-	arpc_cq_destroy(cq);
+	struct pending p;
+	start_all_pending(&p);
+	arpc_binding_close(p.b);
+	expect_all_ended(&p, ARPC_S_CALL_CANCELLED);
+	free_pending(&p);
 }
 
 /* A binding used only for synchronous calls has nobody watching its idle
@@ -175,8 +188,7 @@ static void test_close_cancels_every_pending_call_once(void **state)
  * must be an error for the call (EPIPE), not SIGPIPE for the process. */
 static void test_call_on_idle_binding_after_daemon_died(void **state)
 {
-	arpc_binding *b;
-	assert_int_equal(arpc_binding_open(client_endpoint(), &b), ARPC_S_OK);
+	arpc_binding *b = client_open_binding();
 	arpc_reply r;
 	assert_int_equal(arpc_call(b, "demo.echo", "1", 1, &r), ARPC_S_OK);
 	arpc_reply_free(&r);

@@ -27,11 +27,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static int sleep_running(void *arg)
-{
-	return harness_stat(&h, "workers_busy") == 1;
-}
-
 static void delays_finish_while_the_only_worker_sleeps(void **state)
 {
 	struct wc a, b;
@@ -44,7 +39,7 @@ static void delays_finish_while_the_only_worker_sleeps(void **state)
 	assert_int_equal(wc_connect(&b, h.endpoint), 0);
 
 	assert_int_equal(wc_send_u32(&a, 1, "demo.sleep", 1500), 0);
-	assert_true(harness_wait_until(sleep_running, NULL, HARNESS_TIMEOUT_MS));
+	assert_true(harness_wait_stat(&h, "workers_busy", 1, HARNESS_TIMEOUT_MS));
 
 	for (uint32_t id = 1; id <= NDELAYS; id++)
 		assert_int_equal(wc_send_u32(&b, id, "demo.async_delay", 10), 0);

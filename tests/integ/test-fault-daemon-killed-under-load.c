@@ -285,7 +285,7 @@ static void test_sigkill_under_load_and_restart(void **state)
 		struct loader *l = &loaders[i];
 		l->id = i;
 		l->is_async = i >= SYNC_THREADS;
-		assert_int_equal(arpc_binding_open(client_endpoint(), &l->b), ARPC_S_OK);
+		l->b = client_open_binding();
 		assert_int_equal(arpc_binding_set_timeout(l->b, CALL_DEADLINE_MS), ARPC_S_OK);
 		void *(*fn)(void *) = l->is_async ? async_main : sync_main;
 		assert_int_equal(pthread_create(&l->t, NULL, fn, l), 0);

@@ -82,17 +82,6 @@ static long long cpu_ms(pid_t pid)
 	return (long long)((utime + stime) * 1000 / (unsigned long long)sysconf(_SC_CLK_TCK));
 }
 
-struct log_wait {
-	struct harness *h;
-	const char *needle;
-};
-
-static int log_has(void *arg)
-{
-	struct log_wait *w = arg;
-	return harness_log_contains(w->h, w->needle);
-}
-
 /* The daemon's descriptor limit in the test. */
 static int limit;
 
@@ -139,8 +128,7 @@ static void test_accept_pauses_and_resumes(void **state)
 		assert_int_equal(wc_connect(&waiting[i], h->endpoint), 0);
 		assert_int_equal(wc_send_request(&waiting[i], 1, "sys.ping", NULL, 0, 0, 0), 0);
 	}
-	struct log_wait lw = { h, "pausing accepting" };
-	if (!harness_wait_until(log_has, &lw, HARNESS_TIMEOUT_MS))
+	if (!harness_wait_log(h, "pausing accepting", HARNESS_TIMEOUT_MS))
 		fail_msg("arpcd never logged that it pauses accepting");
 
 	/* No busy loop: far less CPU than wall time while the backlog waits. */

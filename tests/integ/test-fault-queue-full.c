@@ -44,13 +44,7 @@ static int setup(void **state)
 
 static void read_reply(struct wc *c, uint32_t id, uint32_t status)
 {
-	struct wc_frame f;
-	assert_int_equal(wc_read(c, &f, HARNESS_TIMEOUT_MS), 1);
-	assert_int_equal(f.type, WIRE_REPLY);
-	if (f.call_id != id || f.word != status)
-		fail_msg("reply to call %u with status %u; expected call %u with status %u",
-		         f.call_id, f.word, id, status);
-	wc_frame_free(&f);
+	assert_int_equal(wc_expect_reply(c, id, status, NULL), 0);
 }
 
 static void test_full_queue_answers_too_busy(void **state)

@@ -24,31 +24,6 @@
 
 #include "client-harness.h"
 
-static arpc_binding *open_binding(void)
-{
-	arpc_binding *b = NULL;
-	assert_int_equal(arpc_binding_open(client_endpoint(), &b), ARPC_S_OK);
-	return b;
-}
-
-/* Waits up to ms for the eventfd; returns its count, 0 on timeout. */
-static uint64_t event_wait(int fd, int ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	if (poll(&p, 1, ms) != 1)
-		return 0;
-	uint64_t n = 0;
-	assert_int_equal(read(fd, &n, sizeof(n)), sizeof(n));
-	return n;
-}
-
-static void event_handle(arpc_async *a, int fd)
-{
-	assert_int_equal(arpc_async_init(a, sizeof(*a)), ARPC_S_OK);
-	a->notify = ARPC_NOTIFY_EVENT;
-	a->u.event_fd = fd;
-}
-
 static void test_init_checks_size(void **state)
 {
 	arpc_async a;
@@ -73,7 +48,7 @@ static void test_init_checks_size(void **state)
 
 static void test_uninitialized_or_damaged_handle_refused(void **state)
 {
-	arpc_binding *b = open_binding();
+	arpc_binding *b = client_open_binding();
 	arpc_async a;
 	memset(&a, 0, sizeof(a));
 	assert_int_equal(arpc_call_async(b, &a, "sys.ping", NULL, 0, NULL, 0),
@@ -100,10 +75,10 @@ static void test_uninitialized_or_damaged_handle_refused(void **state)
 
 static void test_busy_handle_leaves_pending_call_alone(void **state)
 {
-	arpc_binding *b = open_binding();
+	arpc_binding *b = client_open_binding();
 	int efd = eventfd(0, EFD_CLOEXEC);
 	arpc_async a;
-	event_handle(&a, efd);
+	client_event_async(&a, efd);
 	uint8_t ms[4];
 	client_u32(ms, 200);
 	assert_int_equal(arpc_call_async(b, &a, "demo.async_delay", ms, 4, NULL, 0), ARPC_S_OK);
@@ -120,25 +95,25 @@ static void test_busy_handle_leaves_pending_call_alone(void **state)
 	assert_int_equal(arpc_async_get_status(&a), ARPC_S_ASYNC_CALL_PENDING);
 
 	/* The pending call is untouched: it completes with its own reply. */
-	assert_int_equal(event_wait(efd, 10000), 1);
+	assert_int_equal(client_event_wait(efd, 10000), 1);
 	assert_int_equal(arpc_async_complete(&a, &r), ARPC_S_OK);
 	assert_int_equal(r.len, 4);
 	assert_memory_equal(r.data, ms, 4);
 	arpc_reply_free(&r);
 	/* One notification only. */
-	assert_int_equal(event_wait(efd, 100), 0);
+	assert_int_equal(client_event_wait(efd, 100), 0);
 	close(efd);
 	arpc_binding_close(b);
 }
 
 static void test_completed_handle_must_be_reinitialized(void **state)
 {
-	arpc_binding *b = open_binding();
+	arpc_binding *b = client_open_binding();
 	int efd = eventfd(0, EFD_CLOEXEC);
 	arpc_async a;
-	event_handle(&a, efd);
+	client_event_async(&a, efd);
 	assert_int_equal(arpc_call_async(b, &a, "sys.ping", NULL, 0, NULL, 0), ARPC_S_OK);
-	assert_int_equal(event_wait(efd, 10000), 1);
+	assert_int_equal(client_event_wait(efd, 10000), 1);
 
 	/* Rule 2: completed but not re-initialized. */
 	assert_int_equal(arpc_call_async(b, &a, "sys.ping", NULL, 0, NULL, 0),
@@ -153,12 +128,12 @@ static void test_completed_handle_must_be_reinitialized(void **state)
 
 	/* Re-initialized, it works again; re-initializing a completed handle
 	 * that was never consumed releases that call. */
-	event_handle(&a, efd);
+	client_event_async(&a, efd);
 	assert_int_equal(arpc_call_async(b, &a, "sys.ping", NULL, 0, NULL, 0), ARPC_S_OK);
-	assert_int_equal(event_wait(efd, 10000), 1);
-	event_handle(&a, efd);
+	assert_int_equal(client_event_wait(efd, 10000), 1);
+	client_event_async(&a, efd);
 	assert_int_equal(arpc_call_async(b, &a, "demo.echo", "ok", 2, NULL, 0), ARPC_S_OK);
-	assert_int_equal(event_wait(efd, 10000), 1);
+	assert_int_equal(client_event_wait(efd, 10000), 1);
 	assert_int_equal(arpc_async_complete(&a, NULL), ARPC_S_OK);
 	close(efd);
 	arpc_binding_close(b);
@@ -186,10 +161,10 @@ static void *idle_main(void *arg)
 
 static void test_submission_failure_sends_no_notification(void **state)
 {
-	arpc_binding *b = open_binding();
+	arpc_binding *b = client_open_binding();
 	int efd = eventfd(0, EFD_CLOEXEC);
 	arpc_async a;
-	event_handle(&a, efd);
+	client_event_async(&a, efd);
 	static const char *bad_methods[] = { "", "has space", "slash/no", "tab\tno" };
 	for (size_t i = 0; i < sizeof(bad_methods) / sizeof(*bad_methods); i++)
 		assert_int_equal(arpc_call_async(b, &a, bad_methods[i], NULL, 0, NULL, 0),
@@ -237,12 +212,12 @@ static void test_submission_failure_sends_no_notification(void **state)
 	close(it.efd);
 
 	/* None of those was started, so none is ever notified. */
-	assert_int_equal(event_wait(efd, 200), 0);
+	assert_int_equal(client_event_wait(efd, 200), 0);
 	assert_int_equal(arpc_sleep_alertable(50), ARPC_S_OK);
 	/* Both handles are still usable. */
 	assert_int_equal(arpc_async_get_status(&a), ARPC_S_INVALID_ASYNC_HANDLE);
 	assert_int_equal(arpc_call_async(b, &a, "sys.ping", NULL, 0, NULL, 0), ARPC_S_OK);
-	assert_int_equal(event_wait(efd, 10000), 1);
+	assert_int_equal(client_event_wait(efd, 10000), 1);
 	assert_int_equal(arpc_async_complete(&a, NULL), ARPC_S_OK);
 	close(efd);
 	arpc_binding_close(b);
@@ -264,33 +239,33 @@ static void test_open_failures(void **state)
 
 static void test_cancel_after_completion_is_harmless(void **state)
 {
-	arpc_binding *b = open_binding();
+	arpc_binding *b = client_open_binding();
 	int efd = eventfd(0, EFD_CLOEXEC);
 	arpc_async a;
-	event_handle(&a, efd);
+	client_event_async(&a, efd);
 	assert_int_equal(arpc_call_async(b, &a, "demo.echo", "abc", 3, NULL, 0), ARPC_S_OK);
-	assert_int_equal(event_wait(efd, 10000), 1);
+	assert_int_equal(client_event_wait(efd, 10000), 1);
 	assert_int_equal(arpc_async_cancel(&a, 0), ARPC_S_OK);
 	assert_int_equal(arpc_async_cancel(&a, 1), ARPC_S_OK);
 	arpc_reply r;
 	assert_int_equal(arpc_async_complete(&a, &r), ARPC_S_OK);
 	assert_int_equal(r.len, 3);
 	arpc_reply_free(&r);
-	assert_int_equal(event_wait(efd, 100), 0);
+	assert_int_equal(client_event_wait(efd, 100), 0);
 	close(efd);
 	arpc_binding_close(b);
 }
 
 static void test_reply_buffer_contract(void **state)
 {
-	arpc_binding *b = open_binding();
+	arpc_binding *b = client_open_binding();
 	int efd = eventfd(0, EFD_CLOEXEC);
 	arpc_async a;
 	char out[16];
-	event_handle(&a, efd);
+	client_event_async(&a, efd);
 	assert_int_equal(arpc_call_async(b, &a, "demo.echo", "hello", 5, out, sizeof(out)),
 	                 ARPC_S_OK);
-	assert_int_equal(event_wait(efd, 10000), 1);
+	assert_int_equal(client_event_wait(efd, 10000), 1);
 	arpc_reply r;
 	assert_int_equal(arpc_async_complete(&a, &r), ARPC_S_OK);
 	assert_ptr_equal(r.data, out); /* into the caller's buffer */
@@ -301,9 +276,9 @@ static void test_reply_buffer_contract(void **state)
 
 	char big[100];
 	memset(big, 'z', sizeof(big));
-	event_handle(&a, efd);
+	client_event_async(&a, efd);
 	assert_int_equal(arpc_call_async(b, &a, "demo.echo", big, sizeof(big), out, 10), ARPC_S_OK);
-	assert_int_equal(event_wait(efd, 10000), 1);
+	assert_int_equal(client_event_wait(efd, 10000), 1);
 	assert_int_equal(arpc_async_complete(&a, &r), ARPC_S_BUFFER_TOO_SMALL);
 	assert_int_equal(r.len, sizeof(big)); /* the size it needs */
 	assert_null(r.data);
@@ -314,7 +289,7 @@ static void test_reply_buffer_contract(void **state)
 
 static void test_server_statuses_reach_the_caller(void **state)
 {
-	arpc_binding *b = open_binding();
+	arpc_binding *b = client_open_binding();
 	arpc_reply r;
 	assert_int_equal(arpc_call(b, "no.such.method", NULL, 0, &r), ARPC_S_UNKNOWN_METHOD);
 	arpc_reply_free(&r);
@@ -333,13 +308,13 @@ static void test_server_statuses_reach_the_caller(void **state)
  * binding, replies in any order. */
 static void test_sync_calls_while_async_pending(void **state)
 {
-	arpc_binding *b = open_binding();
+	arpc_binding *b = client_open_binding();
 	int efd = eventfd(0, EFD_CLOEXEC);
 	arpc_async a[10];
 	uint8_t ms[4];
 	client_u32(ms, 300);
 	for (int i = 0; i < 10; i++) {
-		event_handle(&a[i], efd);
+		client_event_async(&a[i], efd);
 		assert_int_equal(arpc_call_async(b, &a[i], "demo.async_delay", ms, 4, NULL, 0),
 		                 ARPC_S_OK);
 	}
@@ -354,7 +329,7 @@ static void test_sync_calls_while_async_pending(void **state)
 	}
 	uint64_t total = 0;
 	for (int i = 0; i < 100 && total < 10; i++)
-		total += event_wait(efd, 100);
+		total += client_event_wait(efd, 100);
 	assert_int_equal(total, 10);
 	for (int i = 0; i < 10; i++)
 		assert_int_equal(arpc_async_complete(&a[i], NULL), ARPC_S_OK);

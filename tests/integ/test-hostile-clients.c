@@ -104,15 +104,37 @@ static ssize_t send_tolerant(struct wc *c, const void *buf, size_t n)
 	return (ssize_t)done;
 }
 
+/* The next frame, within wait_ms, must be a GOAWAY with `status`; returns
+ * its call_id (the highest id the daemon took). */
+static uint32_t expect_goaway(struct wc *c, uint32_t status, int wait_ms)
+{
+	struct wc_frame f;
+	assert_int_equal(wc_read(c, &f, wait_ms), 1);
+	assert_int_equal(f.type, WIRE_GOAWAY);
+	assert_int_equal(f.word, status);
+	uint32_t id = f.call_id;
+	wc_frame_free(&f);
+	return id;
+}
+
+/* The daemon closed the stream: nothing more comes. */
+static void expect_eof(struct wc *c)
+{
+	struct wc_frame f;
+	assert_int_equal(wc_read(c, &f, HARNESS_TIMEOUT_MS), 0);
+}
+
 /* The next frame must be a GOAWAY with `status`, then the end of the stream. */
 static void expect_goaway_then_eof(struct wc *c, uint32_t status)
 {
-	struct wc_frame f;
-	assert_int_equal(wc_read(c, &f, HARNESS_TIMEOUT_MS), 1);
-	assert_int_equal(f.type, WIRE_GOAWAY);
-	assert_int_equal(f.word, status);
-	wc_frame_free(&f);
-	assert_int_equal(wc_read(c, &f, HARNESS_TIMEOUT_MS), 0);
+	expect_goaway(c, status, HARNESS_TIMEOUT_MS);
+	expect_eof(c);
+}
+
+/* The next frame must be the REPLY to `id` with `status`. */
+static void expect_reply(struct wc *c, uint32_t id, uint32_t status)
+{
+	assert_int_equal(wc_expect_reply(c, id, status, NULL), 0);
 }
 
 /* After a protocol error the calls accepted before it are still answered
@@ -120,18 +142,28 @@ static void expect_goaway_then_eof(struct wc *c, uint32_t status)
  * reply to `id`, a demo.async_delay, then the end of the stream. */
 static void expect_goaway_answer_then_eof(struct wc *c, uint32_t id)
 {
+	assert_int_equal(expect_goaway(c, ARPC_S_PROTOCOL_ERROR, HARNESS_TIMEOUT_MS), id);
+	expect_reply(c, id, ARPC_S_OK);
+	expect_eof(c);
+}
+
+/* The next n frames must be replies with `status`, one to each id of 1..n,
+ * in any order. */
+static void expect_each_reply_once(struct wc *c, uint32_t n, uint32_t status)
+{
+	uint8_t *seen = calloc(n + 1, 1);
 	struct wc_frame f;
-	assert_int_equal(wc_read(c, &f, HARNESS_TIMEOUT_MS), 1);
-	assert_int_equal(f.type, WIRE_GOAWAY);
-	assert_int_equal(f.word, ARPC_S_PROTOCOL_ERROR);
-	assert_int_equal(f.call_id, id); /* the highest id it took */
-	wc_frame_free(&f);
-	assert_int_equal(wc_read(c, &f, HARNESS_TIMEOUT_MS), 1);
-	assert_int_equal(f.type, WIRE_REPLY);
-	assert_int_equal(f.call_id, id);
-	assert_int_equal(f.word, ARPC_S_OK);
-	wc_frame_free(&f);
-	assert_int_equal(wc_read(c, &f, HARNESS_TIMEOUT_MS), 0);
+	assert_non_null(seen);
+	for (uint32_t i = 0; i < n; i++) {
+		assert_int_equal(wc_read(c, &f, HARNESS_TIMEOUT_MS), 1);
+		assert_int_equal(f.type, WIRE_REPLY);
+		assert_int_equal(f.word, status);
+		assert_true(f.call_id >= 1 && f.call_id <= n);
+		assert_int_equal(seen[f.call_id], 0);
+		seen[f.call_id] = 1;
+		wc_frame_free(&f);
+	}
+	free(seen);
 }
 
 /* A new connection sends `bytes` and must be told PROTOCOL_ERROR and closed. */
@@ -142,17 +174,6 @@ static void expect_protocol_error(const void *bytes, size_t n)
 	assert_true(send_tolerant(&c, bytes, n) >= 0);
 	expect_goaway_then_eof(&c, ARPC_S_PROTOCOL_ERROR);
 	wc_close(&c);
-}
-
-/* The next frame must be the REPLY to `id` with `status`. */
-static void expect_reply(struct wc *c, uint32_t id, uint32_t status)
-{
-	struct wc_frame f;
-	assert_int_equal(wc_read(c, &f, HARNESS_TIMEOUT_MS), 1);
-	assert_int_equal(f.type, WIRE_REPLY);
-	assert_int_equal(f.call_id, id);
-	assert_int_equal(f.word, status);
-	wc_frame_free(&f);
 }
 
 /* sys.ping on c answers OK, as the next frame. */
@@ -202,22 +223,6 @@ static void survived(void)
 		         s.inflight, s.connections);
 	ping_fresh();
 	survived_count++;
-}
-
-static long proc_status_kb(pid_t pid, const char *field)
-{
-	char path[64], line[256];
-	long kb = -1;
-	size_t flen = strlen(field);
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	FILE *fp = fopen(path, "re");
-	if (!fp)
-		return -1;
-	while (fgets(line, sizeof(line), fp))
-		if (strncmp(line, field, flen) == 0 && line[flen] == ':')
-			kb = strtol(line + flen + 1, NULL, 10);
-	fclose(fp);
-	return kb;
 }
 
 /* Sets the daemon's VmHWM back to its current RSS ("5" to clear_refs,
@@ -299,12 +304,8 @@ static void header_then_silence(void **state)
 		ping_ok(&other, id);
 	wc_close(&other);
 
-	struct wc_frame f;
-	assert_int_equal(wc_read(&silent, &f, IDLE_TIMEOUT_MS + HARNESS_TIMEOUT_MS), 1);
-	assert_int_equal(f.type, WIRE_GOAWAY);
-	assert_int_equal(f.word, ARPC_S_OK);
-	wc_frame_free(&f);
-	assert_int_equal(wc_read(&silent, &f, HARNESS_TIMEOUT_MS), 0);
+	expect_goaway(&silent, ARPC_S_OK, IDLE_TIMEOUT_MS + HARNESS_TIMEOUT_MS);
+	expect_eof(&silent);
 	wc_close(&silent);
 	survived();
 }
@@ -548,12 +549,9 @@ static void pipelined_requests(void **state)
 	enum { N = 10000 };
 	size_t one = WIRE_HEADER_SIZE + 1 + 8;
 	uint8_t *buf = malloc(N * one);
-	uint8_t *seen = calloc(N + 1, 1);
 	struct wc c;
-	struct wc_frame f;
 	tried++;
 	assert_non_null(buf);
-	assert_non_null(seen);
 	for (uint32_t i = 0; i < N; i++) {
 		uint8_t frame[WIRE_REQUEST_PREFIX_MAX];
 		assert_int_equal(wire_pack_request_prefix(frame, i + 1, 0, 0, "sys.ping", 8, 0), one);
@@ -562,16 +560,7 @@ static void pipelined_requests(void **state)
 	connect_or_fail(&c);
 	assert_int_equal(wc_send_raw(&c, buf, N * one), 0);
 	free(buf);
-	for (uint32_t i = 0; i < N; i++) {
-		assert_int_equal(wc_read(&c, &f, HARNESS_TIMEOUT_MS), 1);
-		assert_int_equal(f.type, WIRE_REPLY);
-		assert_int_equal(f.word, ARPC_S_OK);
-		assert_true(f.call_id >= 1 && f.call_id <= N);
-		assert_int_equal(seen[f.call_id], 0);
-		seen[f.call_id] = 1;
-		wc_frame_free(&f);
-	}
-	free(seen);
+	expect_each_reply_once(&c, N, ARPC_S_OK);
 	ping_ok(&c, N + 1);
 	wc_close(&c);
 	survived();
@@ -582,24 +571,12 @@ static void pipelined_requests(void **state)
 static void over_inflight_limit(void **state)
 {
 	enum { N = MAX_INFLIGHT * 5 };
-	uint8_t *seen = calloc(N + 1, 1);
 	struct wc c;
-	struct wc_frame f;
 	tried++;
-	assert_non_null(seen);
 	connect_or_fail(&c);
 	for (uint32_t id = 1; id <= N; id++)
 		assert_int_equal(wc_send_u32(&c, id, "demo.async_delay", 20), 0);
-	for (uint32_t i = 0; i < N; i++) {
-		assert_int_equal(wc_read(&c, &f, HARNESS_TIMEOUT_MS), 1);
-		assert_int_equal(f.type, WIRE_REPLY);
-		assert_int_equal(f.word, ARPC_S_OK);
-		assert_true(f.call_id >= 1 && f.call_id <= N);
-		assert_int_equal(seen[f.call_id], 0);
-		seen[f.call_id] = 1;
-		wc_frame_free(&f);
-	}
-	free(seen);
+	expect_each_reply_once(&c, N, ARPC_S_OK);
 	wc_close(&c);
 	survived();
 }
@@ -684,7 +661,7 @@ static void never_reading_echo_flood(void **state)
 	memcpy(fl.req, prefix, WIRE_HEADER_SIZE + 1 + 9);
 
 	int hwm_reset = reset_peak_rss(h.pid) == 0;
-	long rss_before = proc_status_kb(h.pid, "VmRSS");
+	long rss_before = harness_proc_status_kb(h.pid, "VmRSS");
 	assert_true(rss_before > 0);
 	connect_or_fail(&fl.c);
 	assert_int_equal(pthread_create(&t, NULL, flood_thread, &fl), 0);
@@ -706,7 +683,7 @@ static void never_reading_echo_flood(void **state)
 	/* Sample the daemon's memory until the flood ends (bounded: each send
 	 * is bounded in time, and the daemon cuts it off). */
 	while (!flood_done(&fl)) {
-		long rss = proc_status_kb(h.pid, "VmRSS");
+		long rss = harness_proc_status_kb(h.pid, "VmRSS");
 		if (rss > rss_peak)
 			rss_peak = rss;
 		usleep(1000);
@@ -714,7 +691,7 @@ static void never_reading_echo_flood(void **state)
 	pthread_join(t, NULL);
 	/* With the peak reset, VmHWM is the true peak of the flood; sampling
 	 * every millisecond is the fallback (and may miss a short peak). */
-	long hwm = proc_status_kb(h.pid, "VmHWM");
+	long hwm = harness_proc_status_kb(h.pid, "VmHWM");
 	if (hwm_reset && hwm > rss_peak)
 		rss_peak = hwm;
 	ping_ok(&other, 21); /* still served after */
@@ -846,7 +823,6 @@ static void zero_length_bodies(void **state)
 {
 	uint8_t hdr[WIRE_HEADER_SIZE];
 	struct wc c;
-	struct wc_frame f;
 	tried++;
 	static const uint8_t refused[] = {WIRE_REQUEST, WIRE_REPLY, WIRE_PONG, WIRE_GOAWAY};
 	for (size_t i = 0; i < sizeof(refused); i++) {
@@ -855,11 +831,7 @@ static void zero_length_bodies(void **state)
 	}
 	connect_or_fail(&c);
 	assert_int_equal(wc_send_control(&c, WIRE_CANCEL, 1), 0);
-	assert_int_equal(wc_send_control(&c, WIRE_PING, 77), 0);
-	assert_int_equal(wc_read(&c, &f, HARNESS_TIMEOUT_MS), 1);
-	assert_int_equal(f.type, WIRE_PONG);
-	assert_int_equal(f.call_id, 77);
-	wc_frame_free(&f);
+	assert_int_equal(wc_ping(&c, 77), 0);
 	ping_ok(&c, 2);
 	wc_close(&c);
 	survived();
@@ -963,24 +935,14 @@ static void slowloris_byte_per_write(void **state)
 static void half_close_after_requests(void **state)
 {
 	struct wc c;
-	struct wc_frame f;
 	tried++;
 	connect_or_fail(&c);
 	assert_int_equal(wc_send_u32(&c, 1, "demo.async_delay", 200), 0);
 	assert_int_equal(wc_send_u32(&c, 2, "demo.sleep", 100), 0);
 	assert_int_equal(wc_send_request(&c, 3, "sys.ping", NULL, 0, 0, 0), 0);
 	assert_int_equal(shutdown(c.fd, SHUT_WR), 0);
-	int got = 0;
-	for (int i = 0; i < 3; i++) {
-		assert_int_equal(wc_read(&c, &f, HARNESS_TIMEOUT_MS), 1);
-		assert_int_equal(f.type, WIRE_REPLY);
-		assert_int_equal(f.word, ARPC_S_OK);
-		assert_true(f.call_id >= 1 && f.call_id <= 3);
-		got |= 1 << f.call_id;
-		wc_frame_free(&f);
-	}
-	assert_int_equal(got, 0xe);
-	assert_int_equal(wc_read(&c, &f, HARNESS_TIMEOUT_MS), 0);
+	expect_each_reply_once(&c, 3, ARPC_S_OK);
+	expect_eof(&c);
 	wc_close(&c);
 	survived();
 }
@@ -1043,16 +1005,7 @@ static void tiny_deadline(void **state)
 	connect_or_fail(&c);
 	assert_int_equal(wc_send_request(&c, 1, "demo.sleep", p, 4, 1, 0), 0);
 	assert_int_equal(wc_send_request(&c, 2, "demo.async_delay", p, 4, 1, 0), 0);
-	struct wc_frame f;
-	int got = 0;
-	for (int i = 0; i < 2; i++) {
-		assert_int_equal(wc_read(&c, &f, HARNESS_TIMEOUT_MS), 1);
-		assert_int_equal(f.type, WIRE_REPLY);
-		assert_int_equal(f.word, ARPC_S_TIMEOUT);
-		got |= 1 << f.call_id;
-		wc_frame_free(&f);
-	}
-	assert_int_equal(got, 0x6);
+	expect_each_reply_once(&c, 2, ARPC_S_TIMEOUT);
 	wc_close(&c);
 	survived();
 }
@@ -1062,27 +1015,15 @@ static void tiny_deadline(void **state)
 static void cancel_storm(void **state)
 {
 	enum { N = 1000 };
-	uint8_t *seen = calloc(N + 1, 1);
 	struct wc c;
-	struct wc_frame f;
 	tried++;
-	assert_non_null(seen);
 	connect_or_fail(&c);
 	for (uint32_t id = 1; id <= N; id++) {
 		assert_int_equal(wc_send_u32(&c, id, "demo.async_delay", 5000), 0);
 		assert_int_equal(wc_send_control(&c, WIRE_CANCEL, id), 0);
 		assert_int_equal(wc_send_control(&c, WIRE_CANCEL, id), 0);
 	}
-	for (uint32_t i = 0; i < N; i++) {
-		assert_int_equal(wc_read(&c, &f, HARNESS_TIMEOUT_MS), 1);
-		assert_int_equal(f.type, WIRE_REPLY);
-		assert_int_equal(f.word, ARPC_S_CALL_CANCELLED);
-		assert_true(f.call_id >= 1 && f.call_id <= N);
-		assert_int_equal(seen[f.call_id], 0);
-		seen[f.call_id] = 1;
-		wc_frame_free(&f);
-	}
-	free(seen);
+	expect_each_reply_once(&c, N, ARPC_S_CALL_CANCELLED);
 	ping_ok(&c, N + 1); /* and nothing else came before it */
 	wc_close(&c);
 	survived();
@@ -1094,18 +1035,13 @@ static void extreme_ids_and_deadlines(void **state)
 {
 	uint8_t p[4];
 	struct wc c;
-	struct wc_frame f;
 	tried++;
 	wire_put32(p, 10);
 	connect_or_fail(&c);
 	assert_int_equal(wc_send_request(&c, 0xffffffffu, "demo.async_delay", p, 4, 0xffffffffu, 0),
 	                 0);
 	expect_reply(&c, 0xffffffffu, ARPC_S_OK);
-	assert_int_equal(wc_send_control(&c, WIRE_PING, 0), 0);
-	assert_int_equal(wc_read(&c, &f, HARNESS_TIMEOUT_MS), 1);
-	assert_int_equal(f.type, WIRE_PONG);
-	assert_int_equal(f.call_id, 0);
-	wc_frame_free(&f);
+	assert_int_equal(wc_ping(&c, 0), 0);
 	ping_ok(&c, 1);
 	wc_close(&c);
 	survived();

@@ -49,34 +49,7 @@ static void start(const char *extra)
 /* Reads the next frame, which must be a REPLY to `id` with `status`. */
 static void expect_reply(struct wc *c, uint32_t id, uint32_t status, const char *detail)
 {
-	struct wc_frame f;
-	assert_int_equal(wc_read(c, &f, HARNESS_TIMEOUT_MS), 1);
-	assert_int_equal(f.type, WIRE_REPLY);
-	assert_int_equal(f.call_id, id);
-	assert_int_equal(f.word, status);
-	if (detail && (f.len != strlen(detail) || memcmp(f.data, detail, f.len) != 0))
-		fail_msg("call %u: detail '%s', expected '%s'", id, (char *)f.data, detail);
-	wc_frame_free(&f);
-}
-
-static int stat_is(const char *key, long long v)
-{
-	return harness_stat(&h, key) == v;
-}
-
-static int one_worker_busy(void *arg)
-{
-	return stat_is("workers_busy", 1);
-}
-
-static int one_call_in_flight(void *arg)
-{
-	return stat_is("calls_inflight", 1);
-}
-
-static int two_calls_in_flight(void *arg)
-{
-	return stat_is("calls_inflight", 2);
+	assert_int_equal(wc_expect_reply(c, id, status, detail), 0);
 }
 
 static void inflight_limit_stops_reading(void **state)
@@ -94,7 +67,7 @@ static void inflight_limit_stops_reading(void **state)
 	assert_int_equal(wc_send_control(&c, WIRE_PING, 99), 0);
 	for (id = 3; id <= 22; id++)
 		assert_int_equal(wc_send_u32(&c, id, "demo.async_delay", 1), 0);
-	assert_true(harness_wait_until(two_calls_in_flight, NULL, HARNESS_TIMEOUT_MS));
+	assert_true(harness_wait_stat(&h, "calls_inflight", 2, HARNESS_TIMEOUT_MS));
 	assert_int_equal(harness_stat(&h, "calls_inflight"), 2); /* and stays there */
 
 	/* A PING is answered inline as soon as it is read: had arpcd kept
@@ -127,11 +100,6 @@ static void inflight_limit_stops_reading(void **state)
 	assert_int_equal(harness_stop(&h), 0);
 }
 
-static int two_jobs_queued(void *arg)
-{
-	return stat_is("jobs_queued", 2);
-}
-
 static void full_queue_answers_too_busy(void **state)
 {
 	struct wc c;
@@ -139,10 +107,10 @@ static void full_queue_answers_too_busy(void **state)
 	start("workers = 1\n[limits]\nmax_queued_jobs = 2\n");
 	assert_int_equal(wc_connect(&c, h.endpoint), 0);
 	assert_int_equal(wc_send_u32(&c, 1, "demo.sleep", 8000), 0);
-	assert_true(harness_wait_until(one_worker_busy, NULL, HARNESS_TIMEOUT_MS));
+	assert_true(harness_wait_stat(&h, "workers_busy", 1, HARNESS_TIMEOUT_MS));
 	assert_int_equal(wc_send_u32(&c, 2, "demo.sleep", 1), 0);
 	assert_int_equal(wc_send_u32(&c, 3, "demo.sleep", 1), 0);
-	assert_true(harness_wait_until(two_jobs_queued, NULL, HARNESS_TIMEOUT_MS));
+	assert_true(harness_wait_stat(&h, "jobs_queued", 2, HARNESS_TIMEOUT_MS));
 	long long busy0 = harness_stat(&h, "busy_rejections");
 
 	/* The queue is full: refused at once, while call 1 still sleeps. */
@@ -168,7 +136,7 @@ static void deadline_passed_in_queue_never_runs(void **state)
 	start("workers = 1\n");
 	assert_int_equal(wc_connect(&c, h.endpoint), 0);
 	assert_int_equal(wc_send_u32(&c, 1, "demo.sleep", 1500), 0);
-	assert_true(harness_wait_until(one_worker_busy, NULL, HARNESS_TIMEOUT_MS));
+	assert_true(harness_wait_stat(&h, "workers_busy", 1, HARNESS_TIMEOUT_MS));
 	wire_put32(p, 1);
 	assert_int_equal(wc_send_request(&c, 2, "demo.sleep", p, 4, 100, 0), 0);
 
@@ -273,19 +241,11 @@ static void rewrite_config(const char *rest)
 	assert_int_equal(harness_write_file(&h, "arpcd.conf", text, path, sizeof(path)), 0);
 }
 
-static const char *reload_wanted;
-
-static int log_says(void *arg)
-{
-	return harness_log_contains(&h, reload_wanted);
-}
-
 static void reload(const char *rest, const char *wait_for)
 {
 	rewrite_config(rest);
-	reload_wanted = wait_for;
 	assert_int_equal(kill(h.pid, SIGHUP), 0);
-	assert_true(harness_wait_until(log_says, NULL, HARNESS_TIMEOUT_MS));
+	assert_true(harness_wait_log(&h, wait_for, HARNESS_TIMEOUT_MS));
 }
 
 static void sleep_status(struct wc *c, uint32_t id, uint32_t ms, uint32_t status)
@@ -340,7 +300,7 @@ static void sighup_raises_inflight_limit(void **state)
 	assert_int_equal(wc_connect(&c, h.endpoint), 0);
 	assert_int_equal(wc_send_u32(&c, 1, "demo.async_delay", 3000), 0);
 	assert_int_equal(wc_send_u32(&c, 2, "demo.async_delay", 1), 0);
-	assert_true(harness_wait_until(one_call_in_flight, NULL, HARNESS_TIMEOUT_MS));
+	assert_true(harness_wait_stat(&h, "calls_inflight", 1, HARNESS_TIMEOUT_MS));
 	reload("[limits]\nmax_inflight_per_connection = 4\n", "reloaded '");
 	/* Call 2 was read once the limit rose, and overtook call 1. */
 	expect_reply(&c, 2, 0, NULL);

@@ -44,6 +44,16 @@ static void init_with_module(const char *path, const char *more)
 	assert_int_equal(harness_init(&h, extra), 0);
 }
 
+/* hello.greet with `name` on c answers `want`. */
+static void expect_greeting(struct wc *c, uint32_t id, const char *name, const char *want)
+{
+	struct wc_frame f;
+	assert_int_equal(wc_call(c, id, "hello.greet", name, strlen(name), &f), 0);
+	assert_int_equal(f.len, strlen(want));
+	assert_memory_equal(f.data, want, f.len);
+	wc_frame_free(&f);
+}
+
 static void module_answers_its_method(void **state)
 {
 	struct wc c;
@@ -53,10 +63,7 @@ static void module_answers_its_method(void **state)
 	assert_int_equal(harness_start(&h, NULL), 0);
 	assert_int_equal(wc_connect(&c, h.endpoint), 0);
 
-	assert_int_equal(wc_call(&c, 1, "hello.greet", "arpc", 4, &f), 0);
-	assert_int_equal(f.len, strlen("Bonjour, arpc"));
-	assert_memory_equal(f.data, "Bonjour, arpc", f.len);
-	wc_frame_free(&f);
+	expect_greeting(&c, 1, "arpc", "Bonjour, arpc");
 
 	/* Listed beside the built-ins. */
 	assert_int_equal(wc_call(&c, 2, "sys.methods", NULL, 0, &f), 0);
@@ -70,16 +77,10 @@ static void module_answers_its_method(void **state)
 	assert_true(harness_log_contains(&h, "module hello: unloading after 1 greetings"));
 }
 
-static int reload_logged(void *arg)
-{
-	return harness_log_contains(&h, "reloaded '");
-}
-
 /* A reload leaves modules alone: a changed section needs a restart. */
 static void reload_keeps_module_config(void **state)
 {
 	struct wc c;
-	struct wc_frame f;
 	char text[8192], path[128];
 
 	init_with_module(module_path(), "greeting = Bonjour\n");
@@ -88,14 +89,11 @@ static void reload_keeps_module_config(void **state)
 	         "greeting = Hola\n", h.endpoint, module_path());
 	assert_int_equal(harness_write_file(&h, "arpcd.conf", text, path, sizeof(path)), 0);
 	assert_int_equal(kill(h.pid, SIGHUP), 0);
-	assert_true(harness_wait_until(reload_logged, NULL, HARNESS_TIMEOUT_MS));
+	assert_true(harness_wait_log(&h, "reloaded '", HARNESS_TIMEOUT_MS));
 	assert_true(harness_log_contains(&h, "[module] sections changed: needs a restart"));
 
 	assert_int_equal(wc_connect(&c, h.endpoint), 0);
-	assert_int_equal(wc_call(&c, 1, "hello.greet", "arpc", 4, &f), 0);
-	assert_int_equal(f.len, strlen("Bonjour, arpc"));
-	assert_memory_equal(f.data, "Bonjour, arpc", f.len);
-	wc_frame_free(&f);
+	expect_greeting(&c, 1, "arpc", "Bonjour, arpc");
 	wc_close(&c);
 	assert_int_equal(harness_stop(&h), 0);
 }
@@ -104,15 +102,11 @@ static void reload_keeps_module_config(void **state)
 static void module_default_greeting(void **state)
 {
 	struct wc c;
-	struct wc_frame f;
 
 	init_with_module(module_path(), "");
 	assert_int_equal(harness_start(&h, NULL), 0);
 	assert_int_equal(wc_connect(&c, h.endpoint), 0);
-	assert_int_equal(wc_call(&c, 1, "hello.greet", "you", 3, &f), 0);
-	assert_int_equal(f.len, strlen("Hello, you"));
-	assert_memory_equal(f.data, "Hello, you", f.len);
-	wc_frame_free(&f);
+	expect_greeting(&c, 1, "you", "Hello, you");
 	wc_close(&c);
 	assert_int_equal(harness_stop(&h), 0);
 }

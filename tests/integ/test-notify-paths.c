@@ -294,8 +294,7 @@ static void run_path(arpc_notify_type kind)
 {
 	struct worker w[THREADS];
 	memset(w, 0, sizeof(w));
-	arpc_binding *b;
-	assert_int_equal(arpc_binding_open(client_endpoint(), &b), ARPC_S_OK);
+	arpc_binding *b = client_open_binding();
 	for (int i = 0; i < THREADS; i++) {
 		w[i].b = b;
 		w[i].kind = kind;

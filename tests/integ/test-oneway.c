@@ -23,16 +23,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static int message_logged(void *arg)
-{
-	return harness_log_contains(&h, "'one-way hello'");
-}
-
-static int none_in_flight(void *arg)
-{
-	return harness_stat(&h, "calls_inflight") == 0;
-}
-
 static void oneway_calls_get_no_reply(void **state)
 {
 	struct wc c;
@@ -52,7 +42,7 @@ static void oneway_calls_get_no_reply(void **state)
 	assert_int_equal(wc_send_request(&c, 5, "demo.sleep", "bad", 3, 0, WIRE_FLAG_ONEWAY), 0);
 	assert_int_equal(wc_send_request(&c, 6, "demo.message", "one-way hello", 13, 0,
 	                                 WIRE_FLAG_ONEWAY), 0);
-	assert_true(harness_wait_until(message_logged, NULL, HARNESS_TIMEOUT_MS));
+	assert_true(harness_wait_log(&h, "'one-way hello'", HARNESS_TIMEOUT_MS));
 	/* Wait for the delay and the sleep as well: nothing left to answer. */
 	assert_int_equal(wc_send_u32(&c, 7, "demo.async_delay", 50), 0);
 	assert_int_equal(wc_read(&c, &f, HARNESS_TIMEOUT_MS), 1);
@@ -65,7 +55,7 @@ static void oneway_calls_get_no_reply(void **state)
 	/* Five calls and the unknown method, which never became a call; plus
 	 * call 7 and this sys.stats. */
 	assert_int_equal(harness_stat(&h, "calls_total"), total0 + 5 + 1 + 1);
-	assert_true(harness_wait_until(none_in_flight, NULL, HARNESS_TIMEOUT_MS));
+	assert_true(harness_wait_stat(&h, "calls_inflight", 0, HARNESS_TIMEOUT_MS));
 	/* Still nothing for the one-way calls: the PING's PONG again. */
 	assert_int_equal(wc_ping(&c, 9), 0);
 	wc_close(&c);

@@ -155,8 +155,8 @@ static void run(arpc_notify_type kind)
 	sc.x_efd = eventfd(0, EFD_CLOEXEC);
 	sc.cq = arpc_cq_create();
 	sc.mq = arpc_msgq_create();
-	assert_int_equal(arpc_binding_open(client_endpoint(), &sc.b1), ARPC_S_OK);
-	assert_int_equal(arpc_binding_open(client_endpoint(), &sc.b2), ARPC_S_OK);
+	sc.b1 = client_open_binding();
+	sc.b2 = client_open_binding();
 	start_long(sc.b1, &sc.y);
 	start_long(sc.b1, &sc.w);
 
@@ -231,7 +231,7 @@ static void test_close_inside_a_batch_of_callbacks(void **state)
 	atomic_store(&batch_seen, 0);
 	atomic_store(&batch_submitted, 0);
 	atomic_store(&batch_closed, 0);
-	assert_int_equal(arpc_binding_open(client_endpoint(), &batch_b), ARPC_S_OK);
+	batch_b = client_open_binding();
 	uint8_t req[4];
 	client_u32(req, 500);
 	for (int i = 0; i < 200; i++) {

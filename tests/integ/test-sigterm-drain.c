@@ -28,11 +28,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static int all_in_flight(void *arg)
-{
-	return harness_stat(&h, "calls_inflight") == NCALLS;
-}
-
 static void sigterm_lets_calls_finish(void **state)
 {
 	struct wc c, late;
@@ -45,7 +40,7 @@ static void sigterm_lets_calls_finish(void **state)
 	assert_int_equal(wc_connect(&c, h.endpoint), 0);
 	for (uint32_t id = 1; id <= NCALLS; id++)
 		assert_int_equal(wc_send_u32(&c, id, "demo.async_delay", 300), 0);
-	assert_true(harness_wait_until(all_in_flight, NULL, HARNESS_TIMEOUT_MS));
+	assert_true(harness_wait_stat(&h, "calls_inflight", NCALLS, HARNESS_TIMEOUT_MS));
 
 	assert_int_equal(kill(h.pid, SIGTERM), 0);
 	memset(seen, 0, sizeof(seen));

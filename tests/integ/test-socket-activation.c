@@ -36,19 +36,6 @@
 
 static char activate[4096]; /* systemd-socket-activate's path, "" if absent */
 
-static void find_activate(void)
-{
-	const char *path = getenv("PATH");
-	char dirs[4096];
-	snprintf(dirs, sizeof(dirs), "%s:/usr/bin:/bin", path ? path : "");
-	for (char *save, *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-		snprintf(activate, sizeof(activate), "%s/systemd-socket-activate", d);
-		if (access(activate, X_OK) == 0)
-			return;
-	}
-	activate[0] = '\0';
-}
-
 /* Replaces the harness's config (which has a listen line) with `text`. */
 static void write_conf(struct harness *h, const char *text)
 {
@@ -264,8 +251,7 @@ static void test_tcp_passed_matches_tcp_listen_line(void **state)
 
 int main(void)
 {
-	find_activate();
-	if (!activate[0])
+	if (harness_find_program("systemd-socket-activate", activate, sizeof(activate)) < 0)
 		fprintf(stderr, "# systemd-socket-activate not found in $PATH: its tests skip\n");
 	const struct CMUnitTest tests[] = {
 		DEPLOY_TEST(test_no_listen_line_serves_passed_socket),

@@ -68,16 +68,13 @@ static void *caller_main(void *arg)
 
 static void test_sync_callers_share_one_binding(void **state)
 {
-	arpc_binding *b;
-	assert_int_equal(arpc_binding_open(client_endpoint(), &b), ARPC_S_OK);
+	arpc_binding *b = client_open_binding();
 	int efd = eventfd(0, EFD_CLOEXEC);
 	arpc_async a[ASYNC];
 	for (int i = 0; i < ASYNC; i++) {
 		uint8_t req[4];
 		client_u32(req, (uint32_t)(i * 7 % 200));
-		assert_int_equal(arpc_async_init(&a[i], sizeof(a[i])), ARPC_S_OK);
-		a[i].notify = ARPC_NOTIFY_EVENT;
-		a[i].u.event_fd = efd;
+		client_event_async(&a[i], efd);
 		assert_int_equal(arpc_call_async(b, &a[i], "demo.async_delay", req, 4, NULL, 0),
 		                 ARPC_S_OK);
 	}

@@ -226,29 +226,12 @@ static void *loader_main(void *arg)
 	return NULL;
 }
 
-/* A "VmRSS:"-style line of /proc/PID/status in KiB, or -1. */
-static long proc_kb(pid_t pid, const char *key)
-{
-	char path[64], line[256];
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	FILE *fp = fopen(path, "re");
-	long v = -1;
-	size_t klen = strlen(key);
-	if (!fp)
-		return -1;
-	while (fgets(line, sizeof(line), fp))
-		if (strncmp(line, key, klen) == 0 && line[klen] == ':')
-			v = strtol(line + klen + 1, NULL, 10);
-	fclose(fp);
-	return v;
-}
-
 /* Samples VmRSS while the load runs, for its peak beside VmHWM. */
 static void *sampler_main(void *arg)
 {
 	struct run *run = arg;
 	while (!atomic_load(&run->stop_sampler)) {
-		long kb = proc_kb(run->daemon, "VmRSS");
+		long kb = harness_proc_status_kb(run->daemon, "VmRSS");
 		if (kb > run->rss_peak_sampled)
 			run->rss_peak_sampled = kb;
 		usleep(20000);
@@ -478,7 +461,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	run.daemon = h.pid;
-	long rss_start = proc_kb(h.pid, "VmRSS");
+	long rss_start = harness_proc_status_kb(h.pid, "VmRSS");
 	printf("arpc-stress: %llu calls over %u connections (window %u, %u threads, seed %llu)%s\n",
 	       (unsigned long long)o.calls, o.connections, o.window, o.threads,
 	       (unsigned long long)o.seed, o.valgrind ? ", arpcd under valgrind" : "");
@@ -491,7 +474,7 @@ int main(int argc, char **argv)
 	if (sampling)
 		pthread_join(sampler, NULL);
 
-	long rss_hwm = proc_kb(h.pid, "VmHWM");
+	long rss_hwm = harness_proc_status_kb(h.pid, "VmHWM");
 	if (!harness_wait_until(connections_gone, &h, o.valgrind ? 60000 : HARNESS_TIMEOUT_MS)) {
 		fprintf(stderr, "arpc-stress: the daemon still counts connections\n");
 		ok = 0;
@@ -500,7 +483,7 @@ int main(int argc, char **argv)
 	 * last was the one that just asked, whose close it may not have seen
 	 * yet.  A figure, not a check: a short settle is enough. */
 	usleep(200000);
-	long rss_final = proc_kb(h.pid, "VmRSS");
+	long rss_final = harness_proc_status_kb(h.pid, "VmRSS");
 	long long inflight = harness_stat(&h, "calls_inflight");
 
 	uint64_t answered = atomic_load(&run.answered), lost = atomic_load(&run.lost),
