@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -70,6 +71,14 @@ arpc_binding *client_open_binding(void)
 	arpc_binding *b = NULL;
 	assert_int_equal(arpc_binding_open(client_endpoint(), &b), ARPC_S_OK);
 	return b;
+}
+
+int client_eventfd(void)
+{
+	int fd = eventfd(0, EFD_CLOEXEC);
+	if (fd < 0)
+		fail_msg("eventfd: %s", strerror(errno));
+	return fd;
 }
 
 void client_event_async(arpc_async *a, int efd)

@@ -21,6 +21,9 @@ const char *client_endpoint(void);
 /* A binding to the running daemon; fails the test unless it opens. */
 arpc_binding *client_open_binding(void);
 
+/* A new eventfd (EFD_CLOEXEC, blocking); fails the test if none can be made. */
+int client_eventfd(void);
+
 /* Initializes `a` for a call that signals the eventfd `efd` (notify
  * ARPC_NOTIFY_EVENT); fails the test if arpc_async_init refuses. */
 void client_event_async(arpc_async *a, int efd);

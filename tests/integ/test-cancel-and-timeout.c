@@ -60,7 +60,7 @@ static void expect_server_saw_cancel(long long before)
 static void test_abortive_cancel_completes_at_once(void **state)
 {
 	arpc_binding *b = client_open_binding();
-	int efd = eventfd(0, EFD_CLOEXEC);
+	int efd = client_eventfd();
 	long long before = client_daemon_stat("calls_cancelled");
 	assert_true(before >= 0);
 	arpc_async a;
@@ -80,7 +80,7 @@ static void test_abortive_cancel_completes_at_once(void **state)
 static void test_nonabortive_cancel_waits_for_the_server(void **state)
 {
 	arpc_binding *b = client_open_binding();
-	int efd = eventfd(0, EFD_CLOEXEC);
+	int efd = client_eventfd();
 	long long before = client_daemon_stat("calls_cancelled");
 	arpc_async a;
 	assert_int_equal(start_delay(b, &a, efd, 30000, 0), ARPC_S_OK);
@@ -101,7 +101,7 @@ static void test_nonabortive_cancel_waits_for_the_server(void **state)
 static void test_cancel_races_a_finishing_call(void **state)
 {
 	arpc_binding *b = client_open_binding();
-	int efd = eventfd(0, EFD_CLOEXEC);
+	int efd = client_eventfd();
 	for (int i = 0; i < 200; i++) {
 		arpc_async a;
 		assert_int_equal(start_delay(b, &a, efd, (uint32_t)(i % 3), 0), ARPC_S_OK);
@@ -122,7 +122,7 @@ static void test_cancel_races_a_finishing_call(void **state)
 static void test_async_timeout_tells_the_server(void **state)
 {
 	arpc_binding *b = client_open_binding();
-	int efd = eventfd(0, EFD_CLOEXEC);
+	int efd = client_eventfd();
 	long long before = client_daemon_stat("calls_cancelled");
 	arpc_async a;
 	assert_int_equal(start_delay(b, &a, efd, 30000, 100), ARPC_S_OK);

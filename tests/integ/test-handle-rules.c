@@ -76,7 +76,7 @@ static void test_uninitialized_or_damaged_handle_refused(void **state)
 static void test_busy_handle_leaves_pending_call_alone(void **state)
 {
 	arpc_binding *b = client_open_binding();
-	int efd = eventfd(0, EFD_CLOEXEC);
+	int efd = client_eventfd();
 	arpc_async a;
 	client_event_async(&a, efd);
 	uint8_t ms[4];
@@ -109,7 +109,7 @@ static void test_busy_handle_leaves_pending_call_alone(void **state)
 static void test_completed_handle_must_be_reinitialized(void **state)
 {
 	arpc_binding *b = client_open_binding();
-	int efd = eventfd(0, EFD_CLOEXEC);
+	int efd = client_eventfd();
 	arpc_async a;
 	client_event_async(&a, efd);
 	assert_int_equal(arpc_call_async(b, &a, "sys.ping", NULL, 0, NULL, 0), ARPC_S_OK);
@@ -162,7 +162,7 @@ static void *idle_main(void *arg)
 static void test_submission_failure_sends_no_notification(void **state)
 {
 	arpc_binding *b = client_open_binding();
-	int efd = eventfd(0, EFD_CLOEXEC);
+	int efd = client_eventfd();
 	arpc_async a;
 	client_event_async(&a, efd);
 	static const char *bad_methods[] = { "", "has space", "slash/no", "tab\tno" };
@@ -199,7 +199,7 @@ static void test_submission_failure_sends_no_notification(void **state)
 	assert_int_equal(arpc_call_async(b, &n, "sys.ping", NULL, 0, NULL, 0), ARPC_S_INVALID_ARG);
 
 	/* An APC aimed at a thread that has no APC queue is refused. */
-	struct idle_thread it = { .efd = eventfd(0, EFD_CLOEXEC) };
+	struct idle_thread it = { .efd = client_eventfd() };
 	assert_int_equal(pthread_create(&it.t, NULL, idle_main, &it), 0);
 	n.notify = ARPC_NOTIFY_APC;
 	n.u.apc.fn = never;
@@ -240,7 +240,7 @@ static void test_open_failures(void **state)
 static void test_cancel_after_completion_is_harmless(void **state)
 {
 	arpc_binding *b = client_open_binding();
-	int efd = eventfd(0, EFD_CLOEXEC);
+	int efd = client_eventfd();
 	arpc_async a;
 	client_event_async(&a, efd);
 	assert_int_equal(arpc_call_async(b, &a, "demo.echo", "abc", 3, NULL, 0), ARPC_S_OK);
@@ -259,7 +259,7 @@ static void test_cancel_after_completion_is_harmless(void **state)
 static void test_reply_buffer_contract(void **state)
 {
 	arpc_binding *b = client_open_binding();
-	int efd = eventfd(0, EFD_CLOEXEC);
+	int efd = client_eventfd();
 	arpc_async a;
 	char out[16];
 	client_event_async(&a, efd);
@@ -309,7 +309,7 @@ static void test_server_statuses_reach_the_caller(void **state)
 static void test_sync_calls_while_async_pending(void **state)
 {
 	arpc_binding *b = client_open_binding();
-	int efd = eventfd(0, EFD_CLOEXEC);
+	int efd = client_eventfd();
 	arpc_async a[10];
 	uint8_t ms[4];
 	client_u32(ms, 300);

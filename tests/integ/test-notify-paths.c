@@ -301,10 +301,10 @@ static void run_path(arpc_notify_type kind)
 		w[i].id = i;
 		for (int k = 0; k < WINDOW; k++) {
 			w[i].slots[k].w = &w[i];
-			w[i].slots[k].event_fd = eventfd(0, EFD_CLOEXEC);
+			w[i].slots[k].event_fd = client_eventfd();
 			assert_true(w[i].slots[k].event_fd >= 0);
 		}
-		w[i].done_fd = eventfd(0, EFD_CLOEXEC);
+		w[i].done_fd = client_eventfd();
 		w[i].cq = arpc_cq_create();
 		w[i].mq = arpc_msgq_create();
 		pthread_mutex_init(&w[i].cb_mu, NULL);

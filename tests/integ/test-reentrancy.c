@@ -151,8 +151,8 @@ static void run(arpc_notify_type kind)
 {
 	memset(&sc, 0, sizeof(sc));
 	sc.kind = kind;
-	sc.n_efd = eventfd(0, EFD_CLOEXEC);
-	sc.x_efd = eventfd(0, EFD_CLOEXEC);
+	sc.n_efd = client_eventfd();
+	sc.x_efd = client_eventfd();
 	sc.cq = arpc_cq_create();
 	sc.mq = arpc_msgq_create();
 	sc.b1 = client_open_binding();

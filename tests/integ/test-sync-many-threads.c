@@ -69,7 +69,7 @@ static void *caller_main(void *arg)
 static void test_sync_callers_share_one_binding(void **state)
 {
 	arpc_binding *b = client_open_binding();
-	int efd = eventfd(0, EFD_CLOEXEC);
+	int efd = client_eventfd();
 	arpc_async a[ASYNC];
 	for (int i = 0; i < ASYNC; i++) {
 		uint8_t req[4];
