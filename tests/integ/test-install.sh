@@ -2,7 +2,7 @@
 # `make install DESTDIR=TMP` installs everything a deployment needs, where
 # configure said: arpcd (sbindir), arpc and arpc-bench, libarpc.so*, the
 # headers, libarpc.pc, arpc/arpcd.conf, both systemd units (whose
-# ExecStart= names the installed arpcd) and the four man pages; and
+# ExecStart= names the installed arpcd) and the five man pages; and
 # `man -l` renders each page with no warning (groff -ww, MANWIDTH=80).
 # The directories come from make (tests/integ/deploy.am); this runs in the
 # build tree of make check and of make distcheck alike.
@@ -44,7 +44,7 @@ check "$arpc_includedir" arpc/arpc.h arpc/server.h
 check "$arpc_pkgconfigdir" libarpc.pc
 check "$arpc_sysconfdir" arpc/arpcd.conf
 check "$arpc_unitdir" arpcd.service arpcd.socket
-check "$arpc_mandir" man8/arpcd.8 man5/arpcd.conf.5 man1/arpc.1 man3/libarpc.3
+check "$arpc_mandir" man8/arpcd.8 man5/arpcd.conf.5 man1/arpc.1 man1/arpc-bench.1 man3/libarpc.3
 if ls "$dest$arpc_libdir"/libarpc.so* > /dev/null 2>&1; then
 	echo "ok: $(cd "$dest$arpc_libdir" && echo libarpc.so*)"
 else
@@ -69,7 +69,7 @@ if ! command -v man > /dev/null 2>&1; then
 	echo "FAIL: man (Debian package man-db) is not installed: cannot render the pages"
 	exit 1
 fi
-for page in man8/arpcd.8 man5/arpcd.conf.5 man1/arpc.1 man3/libarpc.3; do
+for page in man8/arpcd.8 man5/arpcd.conf.5 man1/arpc.1 man1/arpc-bench.1 man3/libarpc.3; do
 	f=$dest$arpc_mandir/$page
 	[ -f "$f" ] || continue
 	LC_ALL=C.UTF-8 MANWIDTH=80 MANROFFOPT=-ww man -l "$f" > "$tmp/page.txt" 2> "$tmp/page.err"
