@@ -4,7 +4,9 @@
  * answers its method; a module that cannot be loaded stops arpcd with an
  * error naming the file and saying why (dlerror's text); --check-config
  * finds a missing file without loading anything; a reload never changes a
- * loaded module.
+ * loaded module.  Through the module's other methods, the handler API seen
+ * from a module: arpc_call_complete_after() from a worker frees the worker
+ * at once, and arpc_call_deadline() is the client's deadline.
  */
 #include "config.h"
 
@@ -17,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+
+#include <arpc/arpc.h>
 
 #include "harness.h"
 
@@ -75,6 +79,77 @@ static void module_answers_its_method(void **state)
 	assert_int_equal(harness_stop(&h), 0);
 	/* arpc_module_fini ran at shutdown. */
 	assert_true(harness_log_contains(&h, "module hello: unloading after 1 greetings"));
+}
+
+/*
+ * With one worker: hello.later 600 runs on it and hands its answer to a
+ * loop timer, so a demo.sleep sent after it gets the worker and is answered
+ * first (an ordering, not a timing).
+ */
+static void complete_after_from_a_worker_frees_it(void **state)
+{
+	struct wc c;
+	struct wc_frame f;
+
+	char extra[8192];
+	snprintf(extra, sizeof(extra), "workers = 1\n[module hello]\npath = %s\ngreeting = Later\n",
+	         module_path());
+	assert_int_equal(harness_init(&h, extra), 0);
+	assert_int_equal(harness_start(&h, NULL), 0);
+	assert_int_equal(wc_connect(&c, h.endpoint), 0);
+	/* The one worker's queue is FIFO: it takes hello.later first.  Had
+	 * complete_after held it for the 600 ms, demo.sleep would wait behind. */
+	assert_int_equal(wc_send_u32(&c, 1, "hello.later", 600), 0);
+	assert_int_equal(wc_send_u32(&c, 2, "demo.sleep", 10), 0);
+
+	assert_int_equal(wc_read(&c, &f, HARNESS_TIMEOUT_MS), 1);
+	assert_int_equal(f.type, WIRE_REPLY);
+	assert_int_equal(f.call_id, 2);
+	assert_int_equal(f.word, 0);
+	wc_frame_free(&f);
+	assert_int_equal(wc_read(&c, &f, HARNESS_TIMEOUT_MS), 1);
+	assert_int_equal(f.call_id, 1);
+	assert_int_equal(f.word, 0);
+	assert_int_equal(f.len, strlen("Later"));
+	assert_memory_equal(f.data, "Later", f.len);
+	wc_frame_free(&f);
+
+	/* A malformed request is refused by the module itself. */
+	assert_int_equal(wc_call(&c, 3, "hello.later", "x", 1, &f), ARPC_S_INVALID_ARG);
+	wc_frame_free(&f);
+	wc_close(&c);
+	assert_int_equal(harness_stop(&h), 0);
+}
+
+/* hello.deadline answers the milliseconds its handler saw left. */
+static uint32_t deadline_seen(struct wc *c, uint32_t id, uint32_t deadline_ms)
+{
+	struct wc_frame f;
+	assert_int_equal(wc_send_request(c, id, "hello.deadline", NULL, 0, deadline_ms, 0), 0);
+	assert_int_equal(wc_read(c, &f, HARNESS_TIMEOUT_MS), 1);
+	assert_int_equal(f.type, WIRE_REPLY);
+	assert_int_equal(f.call_id, id);
+	assert_int_equal(f.word, 0);
+	assert_int_equal(f.len, 4);
+	uint32_t left = wire_get32(f.data);
+	wc_frame_free(&f);
+	return left;
+}
+
+static void handler_sees_the_deadline(void **state)
+{
+	struct wc c;
+
+	init_with_module(module_path(), "");
+	assert_int_equal(harness_start(&h, NULL), 0);
+	assert_int_equal(wc_connect(&c, h.endpoint), 0);
+	assert_int_equal(deadline_seen(&c, 1, 0), UINT32_MAX); /* none set */
+	uint32_t left = deadline_seen(&c, 2, 60000);
+	assert_true(left > 0 && left <= 60000);
+	left = deadline_seen(&c, 3, 5000);
+	assert_true(left <= 5000);
+	wc_close(&c);
+	assert_int_equal(harness_stop(&h), 0);
 }
 
 /* A reload leaves modules alone: a changed section needs a restart. */
@@ -179,6 +254,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(module_answers_its_method, teardown),
 		cmocka_unit_test_teardown(module_default_greeting, teardown),
+		cmocka_unit_test_teardown(complete_after_from_a_worker_frees_it, teardown),
+		cmocka_unit_test_teardown(handler_sees_the_deadline, teardown),
 		cmocka_unit_test_teardown(reload_keeps_module_config, teardown),
 		cmocka_unit_test_teardown(missing_module_file, teardown),
 		cmocka_unit_test_teardown(module_file_not_a_shared_object, teardown),
