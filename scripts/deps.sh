@@ -5,11 +5,12 @@
 set -eu
 
 # build; test (cmocka; systemd-analyze and systemd-socket-activate for the
-# unit and activation tests; man for the man-page check); fuzz (clang and
-# the libFuzzer runtime)
+# unit and activation tests; procps for /bin/kill, which arpcd.service's
+# ExecReload= runs and systemd-analyze verify checks; man for the man-page
+# check); fuzz (clang and the libFuzzer runtime)
 ARPC_PACKAGES="build-essential autoconf automake libtool pkg-config
 libev-dev libinih-dev libsystemd-dev libcmocka-dev
-systemd man-db
+systemd procps man-db
 clang libclang-rt-14-dev"
 
 missing=
