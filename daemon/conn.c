@@ -4,10 +4,12 @@
 #include <config.h> /* autoconf's */
 
 #include <errno.h>
+#ifdef HAVE_MALLOC_TRIM
+#include <malloc.h>
+#endif
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -298,10 +300,8 @@ static void peer_eof(struct conn *c)
 	          c->peer, c->calls.count);
 	c->read_eof = 1;
 	c->draining = 1; /* no GOAWAY: the peer is done sending anyway */
-	if (!c->paused) {
-		c->paused = 1;
-		ev_io_stop(c->srv->loop, &c->rio);
-	}
+	/* Paused for good; the probe still sees the peer leave altogether. */
+	pause_reading(c);
 	mark_flush(c); /* closes now if nothing is left to wait for */
 }
 
