@@ -239,19 +239,9 @@ void conn_flush_held_locked(struct conn *conn)
 {
 	if (conn->dead || outq_len(&conn->out) == 0)
 		return;
-	if (on_iothread(conn) || conn->iot_writing) {
-		want_write(conn);
-		return;
-	}
-	ssize_t w = send_direct(conn, NULL, 0);
-	if (w < 0) {
+	/* Nothing of its own to add: what is queued goes out as before a call. */
+	if (conn_send_locked(conn, NULL, 0, 0, 0) == -EPIPE)
 		conn_fail_locked(conn, ARPC_S_CALL_FAILED, ARPC_S_CALL_FAILED_DNE);
-		return;
-	}
-	conn->written_total += (size_t)w;
-	account_sent(conn, (size_t)w, NULL, 0);
-	if (outq_len(&conn->out) > 0 || !list_empty(&conn->oneway))
-		want_write(conn);
 }
 
 /* A CANCEL or PONG: best effort, as the peer copes with its absence. */
