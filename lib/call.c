@@ -165,9 +165,7 @@ void call_complete_locked(struct call *c, arpc_status st)
 	if (spec.type == ARPC_NOTIFY_CALLBACK)
 		atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
 
-	/* Publish: the status first, then the state that makes it readable. */
-	handle_store(a, RT_STATUS, (uintptr_t)st);
-	handle_store(a, RT_STATE, HANDLE_COMPLETE);
+	handle_publish_complete(a, st);
 	/* From here the application may consume the handle and free `c`. */
 	notify_deliver(ctx, &spec, a, st, c);
 }
