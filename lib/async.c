@@ -31,6 +31,16 @@ static uintptr_t word_pins(uintptr_t w)
 	return w / HANDLE_PIN;
 }
 
+/* Memory reused for a new handle may hold an old handle's size and
+ * signature above a state word that something else overwrote since: only a
+ * word that a handle can hold (a known state, and no more pins than threads
+ * could hold) is taken as one. */
+static int word_plausible(uintptr_t w)
+{
+	return word_state(w) >= HANDLE_INIT && word_state(w) <= HANDLE_CONSUMING &&
+	       word_pins(w) < 65536;
+}
+
 static int word_cas(arpc_async *a, uintptr_t *expected, uintptr_t desired)
 {
 	return __atomic_compare_exchange_n((uintptr_t *)&a->runtime[RT_STATE], expected, desired, 0,
@@ -109,7 +119,7 @@ arpc_status arpc_async_init(arpc_async *a, size_t size)
 {
 	if (!a || size != sizeof(arpc_async))
 		return ARPC_S_INVALID_ARG;
-	if (handle_valid(a)) {
+	if (handle_valid(a) && word_plausible(handle_load(a, RT_STATE))) {
 		uintptr_t w = handle_load(a, RT_STATE);
 		/* A pending call, or a canceller still inside: re-initializing
 		 * would lose the call or pull the record from under it. */

@@ -19,9 +19,28 @@ void binding_unref(struct arpc_binding *b)
 {
 	if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1)
 		return;
+	pthread_cond_destroy(&b->callbacks_done);
 	pthread_cond_destroy(&b->connected);
 	pthread_mutex_destroy(&b->mu);
 	free(b);
+}
+
+void binding_callback_owed(struct arpc_binding *b)
+{
+	atomic_fetch_add(&b->callbacks_owed, 1);
+}
+
+/* The closer sets close_waiting before it reads callbacks_owed, and this
+ * decrements callbacks_owed before it reads close_waiting (both sequentially
+ * consistent): either the closer sees the count fall, or this sees the
+ * closer and wakes it under b->mu, which the closer holds until it waits. */
+void binding_callback_done(struct arpc_binding *b)
+{
+	if (atomic_fetch_sub(&b->callbacks_owed, 1) != 1 || !atomic_load(&b->close_waiting))
+		return;
+	pthread_mutex_lock(&b->mu);
+	pthread_cond_broadcast(&b->callbacks_done);
+	pthread_mutex_unlock(&b->mu);
 }
 
 static struct arpc_binding *binding_new(struct arpc_ctx *ctx, const struct endpoint *ep)
@@ -34,6 +53,7 @@ static struct arpc_binding *binding_new(struct arpc_ctx *ctx, const struct endpo
 	atomic_init(&b->refs, 1); /* the application's, until arpc_binding_close */
 	pthread_mutex_init(&b->mu, NULL);
 	pthread_cond_init(&b->connected, NULL);
+	pthread_cond_init(&b->callbacks_done, NULL);
 	list_init(&b->conns);
 	return b;
 }
@@ -125,6 +145,15 @@ void arpc_binding_close(arpc_binding *b)
 	while ((n = list_front(&b->conns)))
 		conn_fail_locked(list_entry(n, struct conn, b_link), ARPC_S_CALL_CANCELLED,
 		                 ARPC_S_CALL_CANCELLED);
+	/* Every call has completed now, so no CALLBACK is owed that is not
+	 * counted.  Wait for them to run, so that the application may free what
+	 * they use once this returns; on the I/O thread they cannot run until
+	 * the current one returns, so there it cannot wait. */
+	if (!ctx_on_thread(b->ctx)) {
+		atomic_store(&b->close_waiting, 1);
+		while (atomic_load(&b->callbacks_owed) > 0)
+			pthread_cond_wait(&b->callbacks_done, &b->mu);
+	}
 	pthread_mutex_unlock(&b->mu);
 	binding_unref(b);
 }

@@ -162,8 +162,10 @@ void call_complete_locked(struct call *c, arpc_status st)
 	struct notify_spec spec = c->notify;
 	arpc_async *a = c->async;
 	struct arpc_ctx *ctx = c->b->ctx;
-	if (spec.type == ARPC_NOTIFY_CALLBACK)
+	if (spec.type == ARPC_NOTIFY_CALLBACK) {
 		atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+		binding_callback_owed(c->b);
+	}
 
 	handle_publish_complete(a, st);
 	/* From here the application may consume the handle and free `c`. */

@@ -223,6 +223,11 @@ struct arpc_binding {
 	struct conn *conn;           /* the current connection, or NULL */
 	struct list conns;           /* every live conn: the current one, and older
 	                                ones that got GOAWAY and still finish calls */
+	/* CALLBACK notifications of this binding's calls queued or running on
+	 * the I/O thread; arpc_binding_close waits for them to end. */
+	atomic_int callbacks_owed;
+	atomic_int close_waiting;    /* a closer waits on callbacks_done */
+	pthread_cond_t callbacks_done;
 };
 
 struct arpc_ctx {
@@ -249,6 +254,9 @@ ARPC_HIDDEN void ctx_run_pending(struct arpc_ctx *ctx);
 /* binding.c */
 ARPC_HIDDEN void binding_ref(struct arpc_binding *b);
 ARPC_HIDDEN void binding_unref(struct arpc_binding *b);
+/* A CALLBACK of one of b's calls is queued (owed) / has returned (done). */
+ARPC_HIDDEN void binding_callback_owed(struct arpc_binding *b);
+ARPC_HIDDEN void binding_callback_done(struct arpc_binding *b);
 ARPC_HIDDEN arpc_status binding_conn_locked(struct arpc_binding *b, struct conn **out);
 ARPC_HIDDEN arpc_status binding_submit_locked(struct arpc_binding *b, struct call *c,
                                               const char *method, size_t method_len,

@@ -92,11 +92,24 @@ ARPC_EXPORT arpc_status arpc_binding_open(const char *endpoint, arpc_binding **o
 
 /*
  * Closes a binding.  Every call still pending on it completes with
- * ARPC_S_CALL_CANCELLED and is notified as usual, before or while this
- * returns; synchronous callers blocked on it return ARPC_S_CALL_CANCELLED.
- * Handles stay the application's: complete them as usual.  May be called
- * from a notification (APC, callback, message) of a call on this binding.
- * `b` may be NULL.  After it returns, `b` must not be used by any thread.
+ * ARPC_S_CALL_CANCELLED and is notified as usual; synchronous callers
+ * blocked on it return ARPC_S_CALL_CANCELLED.  Handles stay the
+ * application's: complete them as usual.
+ *
+ * Notifications.  When this returns, every notification of every call on
+ * the binding has been sent: eventfds written, APCs, completion-queue items
+ * and messages queued (they are the application's to take), and every
+ * CALLBACK has run and returned, those of the calls this cancelled and those
+ * already waiting on the I/O thread alike; none runs afterwards.  So the
+ * application may free what its callbacks use as soon as this returns.
+ * Called from a CALLBACK (on the I/O thread) it cannot wait for the others,
+ * which run only once the current one returns: there, the binding's
+ * remaining CALLBACKs run after it.  A CALLBACK must therefore never wait
+ * for a thread that is closing its binding.
+ *
+ * May be called from a notification (APC, callback, message) of a call on
+ * this binding.  `b` may be NULL.  After it returns, `b` must not be used by
+ * any thread.
  */
 ARPC_EXPORT void arpc_binding_close(arpc_binding *b);
 
@@ -239,8 +252,9 @@ typedef struct arpc_msg {
  * sizeof(arpc_async) as the caller was compiled with.
  *
  * Returns ARPC_S_OK; ARPC_S_INVALID_ARG if a is NULL or size is wrong;
- * ARPC_S_ASYNC_HANDLE_BUSY if the handle holds a pending call (it is left
- * untouched: re-initializing a pending handle would lose the call).
+ * ARPC_S_ASYNC_HANDLE_BUSY if the handle holds a pending call, or if another
+ * thread is still inside arpc_async_cancel() on it (it is left untouched:
+ * re-initializing would lose the call).
  */
 ARPC_EXPORT arpc_status arpc_async_init(arpc_async *a, size_t size);
 
@@ -299,6 +313,11 @@ ARPC_EXPORT arpc_status arpc_async_complete(arpc_async *a, arpc_reply *reply);
  *
  * Returns ARPC_S_OK, also for a call that already completed (harmless);
  * ARPC_S_INVALID_ASYNC_HANDLE for a handle with no call or a consumed one.
+ *
+ * Any thread may cancel at any moment, while the call completes and while
+ * another thread (or a CALLBACK) consumes the handle: a cancel that loses
+ * the race does nothing, and never touches another call.  The handle's
+ * memory must stay valid until this returns.
  */
 ARPC_EXPORT arpc_status arpc_async_cancel(arpc_async *a, int abortive);
 
