@@ -174,6 +174,8 @@ static arpc_status check_call_args(arpc_binding *b, const arpc_async *a, const c
 {
 	if (!b || !method || (!req && req_len) || (!out && out_cap))
 		return ARPC_S_INVALID_ARG;
+	if (binding_inherited(b))
+		return ARPC_S_WRONG_PROCESS;
 	if (!wire_method_valid(method, strnlen(method, WIRE_METHOD_MAX + 1)))
 		return ARPC_S_INVALID_ARG;
 	if (a->flags & ~(ARPC_CALL_ONEWAY | ARPC_CALL_MORE))
@@ -294,6 +296,11 @@ arpc_status arpc_async_cancel(arpc_async *a, int abortive)
 		return ARPC_S_OK; /* still being submitted by another thread */
 	/* The record holds a binding reference, so b is alive here. */
 	struct arpc_binding *b = c->b;
+	if (binding_inherited(b)) {
+		/* A call the parent started before it forked: the parent's. */
+		call_unref(c);
+		return ARPC_S_WRONG_PROCESS;
+	}
 	pthread_mutex_lock(&b->mu);
 	if (!(c->flags & CALL_COMPLETED) && c->conn)
 		conn_cancel_locked(c->conn, c, abortive);

@@ -50,6 +50,7 @@ static struct arpc_binding *binding_new(struct arpc_ctx *ctx, const struct endpo
 		return NULL;
 	b->ctx = ctx;
 	b->ep = *ep;
+	b->generation = fork_generation();
 	atomic_init(&b->refs, 1); /* the application's, until arpc_binding_close */
 	pthread_mutex_init(&b->mu, NULL);
 	pthread_cond_init(&b->connected, NULL);
@@ -135,10 +136,38 @@ arpc_status arpc_binding_open(const char *endpoint, arpc_binding **out)
 	return ARPC_S_OK;
 }
 
+int binding_inherited(const struct arpc_binding *b)
+{
+	return b->generation != fork_generation();
+}
+
+/* Closing, in a child, a binding its parent opened: the memory and the
+ * connection are the parent's.  The child only drops its copies of the
+ * sockets, so that the parent's close is seen by the server; and only if no
+ * parent thread held the binding's lock at the fork, else its lists may be
+ * half-changed and nothing of it is touched. */
+static void close_inherited(struct arpc_binding *b)
+{
+	if (pthread_mutex_trylock(&b->mu) != 0)
+		return;
+	struct list_node *n;
+	for (n = list_front(&b->conns); n; n = list_next(&b->conns, n)) {
+		struct conn *conn = list_entry(n, struct conn, b_link);
+		if (conn->fd >= 0)
+			close(conn->fd);
+		conn->fd = -1;
+	}
+	pthread_mutex_unlock(&b->mu);
+}
+
 void arpc_binding_close(arpc_binding *b)
 {
 	if (!b)
 		return;
+	if (binding_inherited(b)) {
+		close_inherited(b);
+		return;
+	}
 	pthread_mutex_lock(&b->mu);
 	b->closing = 1;
 	struct list_node *n;
@@ -162,6 +191,8 @@ arpc_status arpc_binding_flush(arpc_binding *b)
 {
 	if (!b)
 		return ARPC_S_INVALID_ARG;
+	if (binding_inherited(b))
+		return ARPC_S_WRONG_PROCESS;
 	pthread_mutex_lock(&b->mu);
 	/* A conn retired by GOAWAY may still hold requests made before it. */
 	struct list_node *n, *next;
@@ -177,6 +208,8 @@ arpc_status arpc_binding_set_timeout(arpc_binding *b, uint32_t ms)
 {
 	if (!b)
 		return ARPC_S_INVALID_ARG;
+	if (binding_inherited(b))
+		return ARPC_S_WRONG_PROCESS;
 	pthread_mutex_lock(&b->mu);
 	b->timeout_ms = ms;
 	pthread_mutex_unlock(&b->mu);

@@ -215,6 +215,7 @@ struct arpc_binding {
 	struct arpc_ctx *ctx;
 	pthread_mutex_t mu;
 	atomic_int refs;
+	unsigned generation;         /* fork_generation() when opened */
 	struct endpoint ep;
 	uint32_t timeout_ms;
 	int closing;
@@ -251,12 +252,29 @@ ARPC_HIDDEN void ctx_queue_callback(struct arpc_ctx *ctx, struct call *c);
 ARPC_HIDDEN void ctx_cork(struct arpc_ctx *ctx, struct conn *conn);
 ARPC_HIDDEN void ctx_run_pending(struct arpc_ctx *ctx);
 
+/* fork.c.  Installs the fork handlers once; -1 if they could not be (the
+ * library then starts nothing a child could hang on). */
+ARPC_HIDDEN int fork_handlers_install(void);
+/* Which process image this is: 0 in the first, bumped in each child. */
+ARPC_HIDDEN unsigned fork_generation(void);
+
+/* ctx.c, apc.c: their parts of the fork handlers (fork.c). */
+ARPC_HIDDEN void ctx_fork_lock(void);
+ARPC_HIDDEN void ctx_fork_unlock(void);
+ARPC_HIDDEN void ctx_fork_forget(void);
+ARPC_HIDDEN void apc_fork_lock(void);
+ARPC_HIDDEN void apc_fork_unlock(void);
+ARPC_HIDDEN void apc_fork_forget(void);
+
 /* binding.c */
 ARPC_HIDDEN void binding_ref(struct arpc_binding *b);
 ARPC_HIDDEN void binding_unref(struct arpc_binding *b);
 /* A CALLBACK of one of b's calls is queued (owed) / has returned (done). */
 ARPC_HIDDEN void binding_callback_owed(struct arpc_binding *b);
 ARPC_HIDDEN void binding_callback_done(struct arpc_binding *b);
+/* Whether b was opened before this process forked from its opener: then it
+ * is the parent's, and nothing of it may be touched here. */
+ARPC_HIDDEN int binding_inherited(const struct arpc_binding *b);
 ARPC_HIDDEN arpc_status binding_conn_locked(struct arpc_binding *b, struct conn **out);
 ARPC_HIDDEN arpc_status binding_submit_locked(struct arpc_binding *b, struct call *c,
                                               const char *method, size_t method_len,

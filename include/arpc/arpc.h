@@ -20,6 +20,14 @@
  *    status and, for failures reported by the server, the reply's detail.
  *  - Pointers to library objects (arpc_binding, arpc_cq, arpc_msgq) must not
  *    be used after they have been closed or destroyed.
+ *  - fork(): the child starts afresh (a new I/O thread with its first
+ *    binding, a new APC queue for the forking thread).  A binding opened
+ *    before the fork belongs to the parent: in the child every function
+ *    given it, and arpc_async_cancel() of a call the parent started, returns
+ *    ARPC_S_WRONG_PROCESS at once; such a call's handle stays pending there.
+ *    arpc_binding_close() of it only closes the child's copies of its
+ *    sockets.  Queues (arpc_cq, arpc_msgq) made before the fork share their
+ *    descriptors with the parent: make new ones in the child.
  */
 #ifndef ARPC_ARPC_H
 #define ARPC_ARPC_H
@@ -63,6 +71,7 @@ typedef enum arpc_status {
 	ARPC_S_APP_FAULT = 17,          /* the handler failed the call: see arpc_reply.fault */
 	ARPC_S_APC_RAN = 18,            /* an alertable wait returned because APCs ran */
 	ARPC_S_WRONG_THREAD = 19,       /* a blocking call was made on the library's I/O thread */
+	ARPC_S_WRONG_PROCESS = 20,      /* the binding or call belongs to the parent of a fork() */
 	ARPC_S_STATUS_MAX_              /* one past the last code; not a status */
 } arpc_status;
 
