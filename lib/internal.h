@@ -67,25 +67,13 @@ enum {
 	RT_STATUS = 2  /* the final status once RT_STATE is HANDLE_COMPLETE */
 };
 
-/*
- * RT_STATE holds a state in its low bits and, above them, how many threads
- * are inside arpc_async_cancel() holding a pin on the handle's call record.
- * A pin is taken only on a pending handle and keeps the record from being
- * released: whoever ends the handle's use of the record (consumption, a
- * failed submission) while pins are held leaves the release to the last
- * canceller to unpin (async.c).
- */
 enum handle_state {
-	HANDLE_NONE = 0,      /* never initialized, or garbage */
-	HANDLE_INIT = 1,      /* initialized, no call yet */
-	HANDLE_PENDING = 2,   /* a call is outstanding */
-	HANDLE_COMPLETE = 3,  /* final status readable, not consumed */
-	HANDLE_CONSUMED = 4,  /* arpc_async_complete returned the final status */
-	HANDLE_CONSUMING = 5  /* arpc_async_complete is taking the result */
+	HANDLE_NONE = 0,     /* never initialized, or garbage */
+	HANDLE_INIT = 1,     /* initialized, no call yet */
+	HANDLE_PENDING = 2,  /* a call is outstanding */
+	HANDLE_COMPLETE = 3, /* final status readable, not consumed */
+	HANDLE_CONSUMED = 4  /* arpc_async_complete returned the final status */
 };
-
-#define HANDLE_STATE_MASK ((uintptr_t)7)
-#define HANDLE_PIN ((uintptr_t)8)
 
 struct apcq;
 struct conn;

@@ -261,9 +261,8 @@ typedef struct arpc_msg {
  * sizeof(arpc_async) as the caller was compiled with.
  *
  * Returns ARPC_S_OK; ARPC_S_INVALID_ARG if a is NULL or size is wrong;
- * ARPC_S_ASYNC_HANDLE_BUSY if the handle holds a pending call, or if another
- * thread is still inside arpc_async_cancel() on it (it is left untouched:
- * re-initializing would lose the call).
+ * ARPC_S_ASYNC_HANDLE_BUSY if the handle holds a pending call (it is left
+ * untouched: re-initializing a pending handle would lose the call).
  */
 ARPC_EXPORT arpc_status arpc_async_init(arpc_async *a, size_t size);
 
