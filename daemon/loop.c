@@ -57,6 +57,7 @@ static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	struct server *srv = w->data;
 	conns_flush(srv);
 	conns_free_dead(srv);
+	conns_budget_resume(srv);
 }
 
 /* Every call of every connection, each held, so cancelling one cannot
@@ -278,6 +279,7 @@ int server_run(struct config *cfg, const char *config_path, char *const *listen_
 	TAILQ_INIT(&srv.conns);
 	TAILQ_INIT(&srv.flush);
 	TAILQ_INIT(&srv.dead);
+	TAILQ_INIT(&srv.budget_wait);
 	apply_log_level(cfg);
 	srv.loop = ev_default_loop(EVFLAG_AUTO);
 	if (!srv.loop) {

@@ -237,7 +237,7 @@ static void idle_timeout_counts_from_the_last_reply(void **state)
 static void rewrite_config(const char *rest)
 {
 	char text[1024], path[128];
-	snprintf(text, sizeof(text), "[daemon]\nlisten = %s\n%s", h.endpoint, rest);
+	snprintf(text, sizeof(text), "[daemon]\nlisten = %s\ndemo_methods = yes\n%s", h.endpoint, rest);
 	assert_int_equal(harness_write_file(&h, "arpcd.conf", text, path, sizeof(path)), 0);
 }
 
