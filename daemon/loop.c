@@ -12,6 +12,9 @@
  */
 #include <config.h> /* autoconf's */
 
+#ifdef HAVE_MALLOPT
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -288,6 +291,14 @@ int server_run(struct config *cfg, const char *config_path, char *const *listen_
 		return 1;
 	}
 	srv.start_ns = now_ns();
+#if defined(HAVE_MALLOPT) && defined(M_MMAP_THRESHOLD)
+	/* Frames up to max_frame come and go by the hundred under load.  glibc
+	 * raises its mmap threshold after the first large free, and from then
+	 * on keeps freed frames in its heaps, where the memory budgets no
+	 * longer see them; a fixed threshold gives them back at once. */
+	if (mallopt(M_MMAP_THRESHOLD, 256 * 1024) != 1)
+		log_warnx("mallopt(M_MMAP_THRESHOLD) failed, ignoring");
+#endif
 	servercall_init(&srv);
 	servercall_set_max_frame((uint32_t)cfg->max_frame);
 

@@ -36,6 +36,7 @@
 #include <arpc/arpc.h>
 
 #include "harness.h"
+#include "hostile.h"
 
 #define MAX_PAYLOAD 65536u
 
@@ -47,6 +48,7 @@ struct opts {
 	uint64_t seed;
 	unsigned lost_after_s;
 	int valgrind;
+	struct hostile_opts hostile; /* connections > 0: the --hostile mode */
 };
 
 /* What every loader thread shares. */
@@ -251,8 +253,12 @@ static void usage(FILE *fp)
 	fprintf(fp,
 	        "usage: arpc-stress [--calls N] [--connections C] [--window W] [--threads T]\n"
 	        "                   [--seed S] [--lost-after SECONDS] [--valgrind]\n"
+	        "       arpc-stress --hostile C [--attack big|small] [--seconds S]\n"
 	        "Starts arpcd ($ARPC_TOP_BUILDDIR/daemon/arpcd) in a temporary directory and\n"
-	        "loads it with N calls (default 1000000) over C connections (64).\n");
+	        "loads it with N calls (default 1000000) over C connections (64).\n"
+	        "--hostile: C connections push requests at arpcd's shipped defaults for S\n"
+	        "seconds (20) while another client makes synchronous calls; reports arpcd's\n"
+	        "peak memory and that client's latencies (docs/reliability.md).\n");
 }
 
 static int parse_u64(const char *s, const char *what, uint64_t min, uint64_t *out)
@@ -279,14 +285,17 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{"seed", required_argument, NULL, 's'},
 		{"lost-after", required_argument, NULL, 'l'},
 		{"valgrind", no_argument, NULL, 'V'},
+		{"hostile", required_argument, NULL, 'H'},
+		{"attack", required_argument, NULL, 'A'},
+		{"seconds", required_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	*o = (struct opts){.calls = 1000000, .connections = 64, .window = 8, .threads = 4,
-	                   .seed = 1, .lost_after_s = 60};
+	                   .seed = 1, .lost_after_s = 60, .hostile = {.seconds = 20}};
 	int c;
 	uint64_t v;
-	while ((c = getopt_long(argc, argv, "n:c:w:t:s:l:Vh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:c:w:t:s:l:VhH:A:S:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			if (parse_u64(optarg, "--calls", 1, &o->calls) < 0)
@@ -318,6 +327,24 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'V':
 			o->valgrind = 1;
+			break;
+		case 'H':
+			if (parse_u64(optarg, "--hostile", 1, &v) < 0)
+				return -1;
+			o->hostile.connections = (unsigned)(v > 1000 ? 1000 : v);
+			break;
+		case 'A':
+			if (strcmp(optarg, "big") != 0 && strcmp(optarg, "small") != 0) {
+				fprintf(stderr, "arpc-stress: --attack is 'big' or 'small', not '%s'\n",
+				        optarg);
+				return -1;
+			}
+			o->hostile.small = strcmp(optarg, "small") == 0;
+			break;
+		case 'S':
+			if (parse_u64(optarg, "--seconds", 1, &v) < 0)
+				return -1;
+			o->hostile.seconds = (unsigned)(v > 3600 ? 3600 : v);
 			break;
 		case 'h':
 			usage(stdout);
@@ -444,6 +471,8 @@ int main(int argc, char **argv)
 
 	if (parse_args(argc, argv, &o) < 0)
 		return 2;
+	if (o.hostile.connections)
+		return hostile_run(&o.hostile);
 	run.done = calloc(o.calls, sizeof(*run.done));
 	if (!run.done) {
 		fprintf(stderr, "arpc-stress: out of memory for %llu calls\n",
