@@ -37,6 +37,7 @@
 
 #include "harness.h"
 #include "hostile.h"
+#include "sampler.h"
 
 #define MAX_PAYLOAD 65536u
 
@@ -58,9 +59,6 @@ struct run {
 	atomic_uint_fast64_t next;      /* the next call number to start */
 	_Atomic uint8_t *done;          /* per call: completions seen */
 	atomic_uint_fast64_t started, answered, lost, duplicated, wrong, failed;
-	atomic_int stop_sampler;
-	pid_t daemon;
-	long rss_peak_sampled;
 };
 
 /* One pending call: its handle, number and request. */
@@ -224,19 +222,6 @@ static void *loader_main(void *arg)
 			more = r > 0;
 			pending += r > 0;
 		}
-	}
-	return NULL;
-}
-
-/* Samples VmRSS while the load runs, for its peak beside VmHWM. */
-static void *sampler_main(void *arg)
-{
-	struct run *run = arg;
-	while (!atomic_load(&run->stop_sampler)) {
-		long kb = harness_proc_status_kb(run->daemon, "VmRSS");
-		if (kb > run->rss_peak_sampled)
-			run->rss_peak_sampled = kb;
-		usleep(20000);
 	}
 	return NULL;
 }
@@ -465,7 +450,7 @@ int main(int argc, char **argv)
 	struct opts o;
 	struct harness h;
 	struct run run = {.o = &o};
-	pthread_t sampler;
+	struct rss_sampler sampler;
 	double elapsed = 0;
 	int ok = 1;
 
@@ -489,19 +474,17 @@ int main(int argc, char **argv)
 		harness_cleanup(&h);
 		return 1;
 	}
-	run.daemon = h.pid;
 	long rss_start = harness_proc_status_kb(h.pid, "VmRSS");
 	printf("arpc-stress: %llu calls over %u connections (window %u, %u threads, seed %llu)%s\n",
 	       (unsigned long long)o.calls, o.connections, o.window, o.threads,
 	       (unsigned long long)o.seed, o.valgrind ? ", arpcd under valgrind" : "");
 	fflush(stdout);
 
-	int sampling = pthread_create(&sampler, NULL, sampler_main, &run) == 0;
+	/* Without the sampler the figure is VmHWM's alone. */
+	(void)rss_sampler_start(&sampler, h.pid);
 	if (run_load(&run, h.endpoint, &elapsed) < 0)
 		ok = 0;
-	atomic_store(&run.stop_sampler, 1);
-	if (sampling)
-		pthread_join(sampler, NULL);
+	long rss_peak_sampled = rss_sampler_stop(&sampler);
 
 	long rss_hwm = harness_proc_status_kb(h.pid, "VmHWM");
 	if (!harness_wait_until(connections_gone, &h, o.valgrind ? 60000 : HARNESS_TIMEOUT_MS)) {
@@ -526,7 +509,7 @@ int main(int argc, char **argv)
 	       (unsigned long long)failed);
 	printf("arpc-stress: daemon RSS: start %ld KiB, peak %ld KiB (VmHWM; sampled %ld), "
 	       "final %ld KiB; calls in flight after: %lld\n", rss_start, rss_hwm,
-	       run.rss_peak_sampled, rss_final, inflight);
+	       rss_peak_sampled, rss_final, inflight);
 	if (answered != o.calls || lost || dup || wrong || failed || inflight != 0)
 		ok = 0;
 

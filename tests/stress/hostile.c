@@ -41,6 +41,7 @@
 
 #include "harness.h"
 #include "hostile.h"
+#include "sampler.h"
 
 /* The shipped defaults' max_frame and demo_sleep_max. */
 #define DEFAULT_MAX_FRAME (1024u * 1024u)
@@ -63,13 +64,6 @@ struct victim {
 	uint32_t *lat_us;
 	size_t n, failed;
 	char error[160];
-	pthread_t t;
-};
-
-struct sampler {
-	pid_t pid;
-	atomic_int stop;
-	long peak_kb;
 	pthread_t t;
 };
 
@@ -108,18 +102,6 @@ static void *victim_main(void *arg)
 		arpc_reply_free(&r);
 	}
 	arpc_binding_close(b);
-	return NULL;
-}
-
-static void *sampler_main(void *arg)
-{
-	struct sampler *s = arg;
-	while (!atomic_load(&s->stop)) {
-		long kb = harness_proc_status_kb(s->pid, "VmRSS");
-		if (kb > s->peak_kb)
-			s->peak_kb = kb;
-		usleep(20000);
-	}
 	return NULL;
 }
 
@@ -174,11 +156,11 @@ int hostile_run(const struct hostile_opts *o)
 {
 	struct harness h;
 	struct victim v = {0};
-	struct sampler smp = {0};
+	struct rss_sampler smp = {0};
 	struct hostile_conn *hc = calloc(o->connections, sizeof(*hc));
 	uint8_t *frame = NULL;
 	size_t frame_len;
-	int ok = 1, victim_started = 0, sampling = 0;
+	int ok = 1, victim_started = 0;
 	uint64_t sent = 0, opened = 0;
 
 	v.lat_us = malloc(MAX_SAMPLES * sizeof(*v.lat_us));
@@ -232,8 +214,8 @@ int hostile_run(const struct hostile_opts *o)
 		ok = 0;
 		goto out;
 	}
-	smp.pid = h.pid;
-	sampling = pthread_create(&smp.t, NULL, sampler_main, &smp) == 0;
+	/* Without the sampler the figure is VmHWM's alone. */
+	(void)rss_sampler_start(&smp, h.pid);
 	v.endpoint = h.endpoint;
 	victim_started = pthread_create(&v.t, NULL, victim_main, &v) == 0;
 	if (!victim_started) {
@@ -280,6 +262,7 @@ int hostile_run(const struct hostile_opts *o)
 	long long peak_charged = harness_stat(&h, "memory_charged_peak");
 	long long paused = harness_stat(&h, "connections_budget_paused");
 	long rss_hwm = harness_proc_status_kb(h.pid, "VmHWM");
+	long rss_sampled = rss_sampler_stop(&smp);
 
 	atomic_store(&v.stop, 1);
 	pthread_join(v.t, NULL);
@@ -292,7 +275,7 @@ int hostile_run(const struct hostile_opts *o)
 	       (double)sent / (1024.0 * 1024.0), (unsigned long long)opened, paused);
 	printf("arpc-stress: hostile: arpcd RSS start %ld KiB, peak %ld KiB (VmHWM; sampled %ld); "
 	       "memory_charged_peak %lld bytes of max_total_memory %lld\n",
-	       rss_start, rss_hwm, smp.peak_kb, peak_charged, budget);
+	       rss_start, rss_hwm, rss_sampled, peak_charged, budget);
 	if (v.n > 0) {
 		qsort(v.lat_us, v.n, sizeof(*v.lat_us), cmp_u32);
 		printf("arpc-stress: hostile: victim sync demo.echo (64 B): %zu calls, %zu failed; "
@@ -310,10 +293,7 @@ out:
 		atomic_store(&v.stop, 1);
 		pthread_join(v.t, NULL);
 	}
-	if (sampling) {
-		atomic_store(&smp.stop, 1);
-		pthread_join(smp.t, NULL);
-	}
+	rss_sampler_stop(&smp);
 	for (unsigned i = 0; i < o->connections; i++)
 		if (hc[i].open)
 			wc_close(&hc[i].wc);
