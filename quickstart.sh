@@ -19,7 +19,10 @@ arpcd=$build/daemon/arpcd
 
 # The default config listens on /run/arpcd/arpcd.sock, which needs root; any
 # other user gets the same config with the socket in its runtime directory.
-conf=$top/conf/arpcd.conf
+# The shipped config with the demo methods on, for the demo call below.
+conf=$build/arpcd.conf
+sed 's/^demo_methods = no$/demo_methods = yes/' "$top/conf/arpcd.conf" >"$conf"
+grep -qx 'demo_methods = yes' "$conf" || { echo "quickstart: no demo_methods line in conf/arpcd.conf" >&2; exit 1; }
 if [ "$(id -u)" -eq 0 ]; then
 	endpoint=unix:/run/arpcd/arpcd.sock
 	mkdir -p /run/arpcd

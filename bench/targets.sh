@@ -43,6 +43,7 @@ start_daemon() {
 listen = unix:$dir/arpcd.sock
 workers = $2
 log_level = warning
+demo_methods = yes
 [limits]
 max_connections = 2048
 EOF

@@ -37,7 +37,9 @@ struct stats {
 	uint64_t replies_dropped;  /* finished calls whose connection was gone */
 	uint64_t protocol_errors;
 	uint64_t busy_rejections;  /* queue full, or over max_connections */
+	uint64_t budget_pauses;    /* times a connection stopped reading for a memory budget */
 	uint32_t connections;
+	uint32_t budget_paused;    /* connections not read now for a memory budget */
 };
 
 TAILQ_HEAD(conn_list, conn);
@@ -60,6 +62,12 @@ struct server {
 	struct conn_list conns;
 	struct conn_list flush;         /* conns with output or a pending close */
 	struct conn_list dead;          /* closed, freed by `prepare` */
+	struct conn_list budget_wait;   /* paused for a memory budget, oldest first */
+	/* Bytes charged to the memory budgets (conn.c): every connection's,
+	 * and those of calls that outlived their connection. */
+	uint64_t mem_charged;
+	uint64_t mem_peak;
+	int mem_freed;                  /* charge fell since `prepare` last looked at budget_wait */
 	uint64_t next_conn_id;
 
 	struct methods *methods;

@@ -196,13 +196,17 @@ static void sys_stats(struct arpc_call *call, void *data)
 		",\"calls_cancelled\":%" PRIu64 ",\"cancel_callbacks\":%" PRIu64
 		",\"jobs_queued\":%u,\"workers_busy\":%u,\"replies_dropped\":%" PRIu64
 		",\"protocol_errors\":%" PRIu64 ",\"busy_rejections\":%" PRIu64
-		",\"cpu_user_us\":%lld,\"cpu_sys_us\":%lld,\"rss_kb\":%ld,\"workers\":%u}",
+		",\"cpu_user_us\":%lld,\"cpu_sys_us\":%lld,\"rss_kb\":%ld,\"workers\":%u"
+		",\"memory_charged\":%" PRIu64 ",\"memory_charged_peak\":%" PRIu64
+		",\"memory_budget\":%" PRIu64 ",\"budget_pauses\":%" PRIu64
+		",\"connections_budget_paused\":%u}",
 		(now_ns() - srv->start_ns) / 1000000u, st->connections, st->connections_total,
 		st->calls_total, st->calls_inflight - 1 /* not this one */, st->calls_cancelled, st->cancel_callbacks,
 		queued, busy, st->replies_dropped, st->protocol_errors, st->busy_rejections,
 		(long long)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec,
 		(long long)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec, rss_kb(),
-		worker_threads(srv->pool));
+		worker_threads(srv->pool), srv->mem_charged, srv->mem_peak,
+		srv->cfg->max_total_memory, st->budget_pauses, st->budget_paused);
 	if (n < 0 || (size_t)n >= sizeof(json)) {
 		arpc_call_abort(call, ARPC_S_NO_MEMORY, "sys.stats: buffer too small");
 		return;
@@ -253,6 +257,10 @@ int builtin_register(struct server *srv)
 	builtin_srv.daemon = srv;
 	builtin_apply_config(srv->cfg);
 	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		/* The demo methods let any client hold workers and memory: a
+		 * production daemon serves only what its modules offer. */
+		if (!srv->cfg->demo_methods && strncmp(methods[i].name, "demo.", 5) == 0)
+			continue;
 		int r = arpc_server_register(&builtin_srv, methods[i].name, methods[i].fn, srv,
 		                             methods[i].flags);
 		if (r < 0)

@@ -48,7 +48,8 @@ enum key_type {
 	K_GROUP,    /* char *, a group name or number, or empty */
 	K_USERS,    /* struct id_list of user names or uids */
 	K_GROUPS,   /* struct id_list of group names or gids */
-	K_LISTEN    /* char **listen, repeatable */
+	K_LISTEN,   /* char **listen, repeatable */
+	K_BOOL      /* int, yes or no */
 };
 
 struct key {
@@ -73,6 +74,7 @@ static const struct key keys[] = {
 	{"daemon", "allow_users", K_USERS, F(allow_users), 0, 0, 1, ""},
 	{"daemon", "allow_groups", K_GROUPS, F(allow_groups), 0, 0, 1, ""},
 	{"daemon", "admin_users", K_USERS, F(admin_users), 0, 0, 1, "root"},
+	{"daemon", "demo_methods", K_BOOL, F(demo_methods), 0, 1, 0, "no"},
 	{"limits", "max_connections", K_UINT, F(max_connections), 1, 1000000, 1, "1024"},
 	{"limits", "max_inflight_per_connection", K_UINT, F(max_inflight), 1, 16777216, 1, "16384"},
 	{"limits", "max_queued_jobs", K_UINT, F(max_queued_jobs), 1, 16777216, 1, "65536"},
@@ -82,6 +84,8 @@ static const struct key keys[] = {
 	{"limits", "idle_timeout", K_DURATION, F(idle_timeout_ms), 0, 86400000, 1, "10m"},
 	{"limits", "shutdown_timeout", K_DURATION, F(shutdown_timeout_ms), 0, 3600000, 1, "10s"},
 	{"limits", "demo_sleep_max", K_DURATION, F(demo_sleep_max_ms), 0, 3600000, 1, "10s"},
+	{"limits", "max_connection_memory", K_SIZE, F(max_connection_memory), 65536, (uint64_t)1 << 34, 1, "4M"},
+	{"limits", "max_total_memory", K_SIZE, F(max_total_memory), 1 << 20, (uint64_t)1 << 40, 1, "256M"},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -374,6 +378,7 @@ static const char *type_expectation(const struct key *k)
 	case K_DURATION: return "a duration: N, Ns, Nms, Nm or Nh";
 	case K_LEVEL: return "error, warning, notice, info or debug";
 	case K_MODE: return "octal permission bits such as 0660";
+	case K_BOOL: return "yes or no";
 	default: return "a valid value";
 	}
 }
@@ -430,6 +435,14 @@ static int set_key(struct parse *ps, const struct key *k, const char *v, int rep
 		if ((lvl = log_level_parse(v)) < 0)
 			goto bad_value;
 		*(int *)at(cfg, k) = lvl;
+		return 0;
+	case K_BOOL:
+		if (strcmp(v, "yes") == 0)
+			*(int *)at(cfg, k) = 1;
+		else if (strcmp(v, "no") == 0)
+			*(int *)at(cfg, k) = 0;
+		else
+			goto bad_value;
 		return 0;
 	case K_GROUP: {
 		uint32_t gid;
@@ -621,6 +634,18 @@ static int validate(struct parse *ps)
 		                 "max_output_buffer (%llu) must be at least max_frame + %u (%llu)",
 		                 (unsigned long long)cfg->max_output_buffer, WIRE_REPLY_PREFIX_MAX,
 		                 (unsigned long long)cfg->max_frame + WIRE_REPLY_PREFIX_MAX), -1;
+	/* The total is first come, first served up to three quarters, then
+	 * shared (conn.c, "Memory budgets"): each part must hold several whole
+	 * frames, each with the call made of it. */
+	if (cfg->max_total_memory < 8 * cfg->max_frame)
+		return set_error(ps, 0, "max_total_memory (%llu) must be at least 8 x max_frame (%llu)",
+		                 (unsigned long long)cfg->max_total_memory,
+		                 (unsigned long long)(8 * cfg->max_frame)), -1;
+	if (cfg->max_total_memory < cfg->max_connection_memory)
+		return set_error(ps, 0,
+		                 "max_total_memory (%llu) must be at least max_connection_memory (%llu)",
+		                 (unsigned long long)cfg->max_total_memory,
+		                 (unsigned long long)cfg->max_connection_memory), -1;
 	return 0;
 }
 
@@ -811,6 +836,9 @@ static void format_key(char *out, size_t len, const struct config *cfg, const st
 	case K_LEVEL:
 		snprintf(out, len, "%s", log_level_name(*(const int *)cat(cfg, k)));
 		return;
+	case K_BOOL:
+		snprintf(out, len, "%s", *(const int *)cat(cfg, k) ? "yes" : "no");
+		return;
 	case K_GROUP:
 		snprintf(out, len, "'%s'", *(char *const *)cat(cfg, k));
 		return;
@@ -918,6 +946,7 @@ int config_keep_restart_keys(struct config *to, const struct config *from)
 	to->nmodules = nm;
 	to->workers = from->workers;
 	to->socket_mode = from->socket_mode;
+	to->demo_methods = from->demo_methods;
 	return 0;
 fail:
 	strv_free(listen, nl);

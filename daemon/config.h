@@ -40,6 +40,7 @@ struct config {
 	struct id_list allow_users;
 	struct id_list allow_groups;
 	struct id_list admin_users;
+	int demo_methods;      /* register demo.*: for trying arpc, not for production */
 
 	/* [limits] */
 	uint32_t max_connections;
@@ -50,6 +51,8 @@ struct config {
 	uint32_t idle_timeout_ms;     /* 0: none */
 	uint32_t shutdown_timeout_ms;
 	uint32_t demo_sleep_max_ms;
+	uint64_t max_connection_memory; /* bytes one connection may make arpcd hold */
+	uint64_t max_total_memory;      /* ... and all connections together */
 
 	struct module_conf *modules;
 	size_t nmodules;

@@ -55,6 +55,146 @@ static void start_idle_timer(struct conn *c)
 	ev_timer_start(c->srv->loop, &c->idle);
 }
 
+/* ------------------------------------------------------------------------
+ * Memory budgets
+ *
+ * Everything a connection makes arpcd hold is charged to it: its record,
+ * its call table, its receive buffer (whole frames and the one being
+ * read), its output queue, and the calls in its table (record, timer and
+ * request, by servercall.c).  The sum over connections, plus calls that
+ * outlived theirs, is the server's total.  Memory is taken at two points
+ * only, both on the loop: a read into the receive buffer, and a call made
+ * of a frame.  Each is allowed (may_take) or the connection stops reading
+ * until enough is released: the socket's own flow control pushes back.
+ *
+ *   - A connection holding max_connection_memory stops, unless it has no
+ *     call in flight and no output queued: such a connection may always
+ *     read one frame, or it could never make progress.
+ *   - The first three quarters of max_total_memory are first come, first
+ *     served.  The last quarter is a reserve shared equally: there a
+ *     connection may take memory only while it holds less than the
+ *     reserve divided by the connections open.  Clients that push at the
+ *     budget hold more than that, so they stop at three quarters, and a
+ *     client that holds little still gets its calls in.  Nothing passes
+ *     max_total_memory.
+ * ------------------------------------------------------------------------ */
+
+void mem_charge(struct server *srv, struct conn *c, int64_t delta)
+{
+	if (c)
+		c->mem += (uint64_t)delta;
+	srv->mem_charged += (uint64_t)delta;
+	if (delta < 0)
+		srv->mem_freed = 1;
+	else if (srv->mem_charged > srv->mem_peak)
+		srv->mem_peak = srv->mem_charged;
+}
+
+void mem_uncharge_conn(struct conn *c, uint64_t bytes)
+{
+	c->mem -= bytes;
+}
+
+/* Recomputes what the connection itself holds (not its calls). */
+static void recount(struct conn *c)
+{
+	uint64_t own = sizeof(*c) + ALLOC_OVERHEAD + c->dec.cap + c->out.mem;
+	if (c->calls.cap)
+		own += (uint64_t)c->calls.cap * sizeof(*c->calls.slots) + ALLOC_OVERHEAD;
+	if (own != c->mem_own) {
+		mem_charge(c->srv, c, (int64_t)own - (int64_t)c->mem_own);
+		c->mem_own = own;
+	}
+}
+
+static int holds_nothing(const struct conn *c)
+{
+	return c->calls.count == 0 && outq_empty(&c->out);
+}
+
+/* Whether c may take `need` more bytes (see above). */
+static int may_take(const struct conn *c, uint64_t need)
+{
+	const struct server *srv = c->srv;
+	const struct config *cfg = srv->cfg;
+	uint64_t total = srv->mem_charged + need, reserve = cfg->max_total_memory / 4;
+	if (!holds_nothing(c) && c->mem + need > cfg->max_connection_memory)
+		return 0;
+	if (total <= cfg->max_total_memory - reserve)
+		return 1;
+	uint32_t n = srv->st.connections ? srv->st.connections : 1;
+	return total <= cfg->max_total_memory && c->mem + need <= reserve / n;
+}
+
+/*
+ * The most the next read can add to the receive buffer.  The decoder
+ * (lib/wire.c) grows before a read, by doubling from 16 KiB, to room for
+ * what is buffered plus 1 KiB, or for the whole frame whose header is in;
+ * never past one frame of the largest size.  A bound, not the exact figure:
+ * twice what it makes room for, at least 16 KiB, at most that largest frame.
+ */
+static uint64_t read_need(const struct conn *c)
+{
+	const struct wire_decoder *d = &c->dec;
+	uint64_t buffered = d->end - d->start, want = buffered + 1024;
+	if (buffered >= WIRE_HEADER_SIZE) {
+		uint64_t frame = WIRE_HEADER_SIZE + (uint64_t)wire_get32(d->buf + d->start);
+		if (frame > want)
+			want = frame;
+	}
+	uint64_t most = 2 * (d->start + want), limit = WIRE_HEADER_SIZE + (uint64_t)d->max_body;
+	if (most < 16384)
+		most = 16384;
+	if (most > limit)
+		most = limit;
+	return most > d->cap ? most - d->cap : 0;
+}
+
+/* What the next buffered frame costs as a call, or 0 if no whole frame is
+ * buffered (the header says its size before the body is there). */
+static uint64_t frame_need(const struct conn *c)
+{
+	size_t buffered = wire_decoder_buffered(&c->dec);
+	if (buffered < WIRE_HEADER_SIZE)
+		return 0;
+	uint32_t body = wire_get32(c->dec.buf + c->dec.start);
+	if (buffered - WIRE_HEADER_SIZE < body)
+		return 0;
+	return servercall_cost(body);
+}
+
+static void pause_reading(struct conn *c);
+
+/* Stops reading c until enough memory is released. */
+static void budget_pause(struct conn *c)
+{
+	struct server *srv = c->srv;
+	/* An empty receive buffer need not be kept while nothing is read. */
+	if (wire_decoder_buffered(&c->dec) == 0 && c->dec.cap) {
+		wire_decoder_free(&c->dec);
+		recount(c);
+	}
+	if (!c->budget_wait) {
+		c->budget_wait = 1;
+		TAILQ_INSERT_TAIL(&srv->budget_wait, c, budget_link);
+		srv->st.budget_pauses++;
+		srv->st.budget_paused++;
+		log_debug("%s: holds %llu bytes (all connections: %llu): reading paused for the "
+		          "memory budget",
+		          c->peer, (unsigned long long)c->mem, (unsigned long long)srv->mem_charged);
+	}
+	pause_reading(c);
+}
+
+static void budget_unwait(struct conn *c)
+{
+	if (!c->budget_wait)
+		return;
+	c->budget_wait = 0;
+	TAILQ_REMOVE(&c->srv->budget_wait, c, budget_link);
+	c->srv->st.budget_paused--;
+}
+
 void conn_new(struct server *srv, int fd, int is_unix, const char *tcp_peer)
 {
 	const char *why;
@@ -98,6 +238,7 @@ void conn_new(struct server *srv, int fd, int is_unix, const char *tcp_peer)
 	TAILQ_INSERT_TAIL(&srv->conns, c, link);
 	srv->st.connections++;
 	srv->st.connections_total++;
+	recount(c);
 	log_debug("%s: connected", c->peer);
 }
 
@@ -129,6 +270,7 @@ void conn_close_later(struct conn *c, const char *why)
 
 static void queued(struct conn *c)
 {
+	recount(c);
 	if (c->out.bytes > c->srv->cfg->max_output_buffer) {
 		log_warnx("%s: %zu bytes of replies unread (over max_output_buffer), disconnecting",
 		          c->peer, c->out.bytes);
@@ -229,13 +371,19 @@ static void pause_reading(struct conn *c)
 		log_debug("%s: %u calls in flight: reading paused", c->peer, c->calls.count);
 }
 
-/* Resumes reading paused by the in-flight limit, if the calls allow (not
- * after the peer's end of stream: nothing more will come). */
+/* Resumes reading paused by the in-flight limit or a memory budget, if
+ * both allow (not after the peer's end of stream: nothing more will come). */
 static void maybe_resume_reading(struct conn *c)
 {
 	if (!c->paused || c->close_now || c->broken || c->read_eof ||
 	    c->calls.count >= c->srv->cfg->max_inflight)
 		return;
+	if (c->budget_wait) {
+		uint64_t need = frame_need(c);
+		if (!may_take(c, need ? need : read_need(c)))
+			return;
+		budget_unwait(c);
+	}
 	c->paused = 0;
 	ev_timer_stop(c->srv->loop, &c->hup_probe);
 	ev_io_start(c->srv->loop, &c->rio);
@@ -266,6 +414,11 @@ static void process_frames(struct conn *c)
 			pause_reading(c);
 			return;
 		}
+		uint64_t need = frame_need(c);
+		if (need && !may_take(c, need)) {
+			budget_pause(c);
+			return;
+		}
 		int r = wire_decoder_next(&c->dec, &f);
 		if (r == 0)
 			return;
@@ -281,6 +434,8 @@ static void process_frames(struct conn *c)
 		if (!now)
 			now = now_ns(); /* once per batch: no clock read per frame */
 		dispatch_frame(c, &f, now);
+		if (!c->closed)
+			recount(c); /* the call table may have grown */
 	}
 }
 
@@ -311,7 +466,12 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	process_frames(c); /* what a resume left buffered */
 	for (int i = 0; i < READS_PER_EVENT && !c->closed && !c->paused; i++) {
 		size_t room;
+		if (!may_take(c, read_need(c))) {
+			budget_pause(c);
+			return;
+		}
 		uint8_t *space = wire_decoder_space(&c->dec, &room);
+		recount(c); /* the buffer may have grown, or been released */
 		if (!space) {
 			process_frames(c); /* reports the decoder's error, if any */
 			return;
@@ -352,6 +512,7 @@ static void write_out(struct conn *c)
 		conn_close(c, r == -EPIPE || r == -ECONNRESET ? "closed by the peer" : strerror(-r));
 		return;
 	}
+	recount(c);
 	if (c->out.bytes < before)
 		c->last_active = ev_now(c->srv->loop); /* the peer reads: not idle */
 	if (r == 1 && !c->writing) {
@@ -454,6 +615,7 @@ void conn_close(struct conn *c, const char *why)
 	ev_io_stop(srv->loop, &c->wio);
 	ev_timer_stop(srv->loop, &c->idle);
 	ev_timer_stop(srv->loop, &c->hup_probe);
+	budget_unwait(c);
 	if (c->on_flush) {
 		TAILQ_REMOVE(&srv->flush, c, flush_link);
 		c->on_flush = 0;
@@ -490,6 +652,9 @@ void conns_free_dead(struct server *srv)
 		TAILQ_REMOVE(&srv->dead, c, link);
 		wire_decoder_free(&c->dec);
 		outq_free(&c->out);
+		/* Its calls went off it when they were detached: what is left
+		 * is its own. */
+		mem_charge(srv, NULL, -(int64_t)c->mem);
 		free(c);
 		freed = 1;
 	}
@@ -502,6 +667,21 @@ void conns_free_dead(struct server *srv)
 #else
 	(void)freed;
 #endif
+}
+
+void conns_budget_resume(struct server *srv)
+{
+	struct conn *c, *next;
+	if (!srv->mem_freed)
+		return;
+	srv->mem_freed = 0;
+	/* Oldest first.  Each resumed connection is checked again at its
+	 * next read and call, so resuming too many at once costs a pause, never
+	 * memory past the budget. */
+	for (c = TAILQ_FIRST(&srv->budget_wait); c; c = next) {
+		next = TAILQ_NEXT(c, budget_link);
+		maybe_resume_reading(c);
+	}
 }
 
 void conns_apply_config(struct server *srv)

@@ -45,8 +45,16 @@ struct conn {
 	struct outq out;
 	uint32_t max_call_id;         /* highest id accepted: GOAWAY's call_id */
 
+	/* Memory budget: what this connection makes arpcd hold.  mem_own is
+	 * the record, the call table, the receive buffer and the output
+	 * queue; mem adds the calls in the table (their records and requests). */
+	uint64_t mem;
+	uint64_t mem_own;
+	TAILQ_ENTRY(conn) budget_link; /* srv->budget_wait while budget_wait */
+
 	unsigned on_flush : 1;
-	unsigned paused : 1;          /* reading stopped: in-flight limit */
+	unsigned paused : 1;          /* reading stopped: in-flight limit or memory budget */
+	unsigned budget_wait : 1;     /* paused (also) for a memory budget */
 	unsigned writing : 1;         /* wio active: the socket was full */
 	unsigned draining : 1;        /* GOAWAY sent */
 	unsigned close_now : 1;       /* close at the next flush (after writing what we can) */
@@ -97,6 +105,19 @@ void conn_close_later(struct conn *c, const char *why);
  * what is due. */
 void conns_flush(struct server *srv);
 void conns_free_dead(struct server *srv);
+
+/*
+ * Memory budgets.  mem_charge adds delta bytes to c (NULL: a call that
+ * outlived its connection) and to the server's total; mem_uncharge_conn
+ * takes bytes off c alone, when a call it charged leaves its table but is
+ * still alive (the total keeps them until the call is freed).
+ */
+void mem_charge(struct server *srv, struct conn *c, int64_t delta);
+void mem_uncharge_conn(struct conn *c, uint64_t bytes);
+
+/* The `prepare` step: resume connections paused for a budget, if memory
+ * was released since they paused. */
+void conns_budget_resume(struct server *srv);
 
 /* A reload changed the limits: apply max_frame and the idle timeout. */
 void conns_apply_config(struct server *srv);

@@ -45,7 +45,7 @@ static void start_call(struct conn *c, const struct method *m, const struct wire
 		static const char nomem[] = "out of memory";
 		log_warnx("%s: call %u '%s': out of memory, refused", c->peer, f->call_id, m->name);
 		if (call) {
-			call->conn = NULL;
+			servercall_detach(call); /* off c's charge too */
 			servercall_release(call); /* the table's, never inserted */
 			servercall_answer(call, ARPC_S_NO_MEMORY, nomem);
 		}

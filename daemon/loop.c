@@ -12,6 +12,9 @@
  */
 #include <config.h> /* autoconf's */
 
+#ifdef HAVE_MALLOPT
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +60,7 @@ static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	struct server *srv = w->data;
 	conns_flush(srv);
 	conns_free_dead(srv);
+	conns_budget_resume(srv);
 }
 
 /* Every call of every connection, each held, so cancelling one cannot
@@ -278,6 +282,7 @@ int server_run(struct config *cfg, const char *config_path, char *const *listen_
 	TAILQ_INIT(&srv.conns);
 	TAILQ_INIT(&srv.flush);
 	TAILQ_INIT(&srv.dead);
+	TAILQ_INIT(&srv.budget_wait);
 	apply_log_level(cfg);
 	srv.loop = ev_default_loop(EVFLAG_AUTO);
 	if (!srv.loop) {
@@ -286,6 +291,14 @@ int server_run(struct config *cfg, const char *config_path, char *const *listen_
 		return 1;
 	}
 	srv.start_ns = now_ns();
+#if defined(HAVE_MALLOPT) && defined(M_MMAP_THRESHOLD)
+	/* Frames up to max_frame come and go by the hundred under load.  glibc
+	 * raises its mmap threshold after the first large free, and from then
+	 * on keeps freed frames in its heaps, where the memory budgets no
+	 * longer see them; a fixed threshold gives them back at once. */
+	if (mallopt(M_MMAP_THRESHOLD, 256 * 1024) != 1)
+		log_warnx("mallopt(M_MMAP_THRESHOLD) failed, ignoring");
+#endif
 	servercall_init(&srv);
 	servercall_set_max_frame((uint32_t)cfg->max_frame);
 

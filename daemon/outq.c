@@ -33,7 +33,9 @@ void ochunk_free(struct ochunk *ch)
 	free(ch);
 }
 
-void outq_append_chunk(struct outq *q, struct ochunk *ch)
+/* Links ch at the tail; `counted`: its memory is already in q->mem (the
+ * spare). */
+static void link_chunk(struct outq *q, struct ochunk *ch, int counted)
 {
 	ch->next = NULL;
 	if (q->tail)
@@ -42,6 +44,13 @@ void outq_append_chunk(struct outq *q, struct ochunk *ch)
 		q->head = ch;
 	q->tail = ch;
 	q->bytes += ch->len;
+	if (!counted)
+		q->mem += OCHUNK_MEM(ch->cap);
+}
+
+void outq_append_chunk(struct outq *q, struct ochunk *ch)
+{
+	link_chunk(q, ch, 0);
 }
 
 uint8_t *outq_reserve(struct outq *q, size_t n)
@@ -49,14 +58,16 @@ uint8_t *outq_reserve(struct outq *q, size_t n)
 	struct ochunk *t = q->tail;
 	if (!t || t->cap - t->off - t->len < n) {
 		size_t cap = n > OCHUNK_SIZE ? n : OCHUNK_SIZE;
+		int counted = 0;
 		if (q->spare && q->spare->cap >= cap) {
 			t = q->spare;
 			q->spare = NULL;
 			t->off = t->len = 0;
+			counted = 1;
 		} else if (!(t = ochunk_new(cap))) {
 			return NULL;
 		}
-		outq_append_chunk(q, t);
+		link_chunk(q, t, counted);
 	}
 	uint8_t *p = t->data + t->off + t->len;
 	t->len += n;
@@ -79,10 +90,12 @@ static void consume(struct outq *q, size_t n)
 		q->head = h->next;
 		if (!q->head)
 			q->tail = NULL;
-		if (!q->spare && h->cap == OCHUNK_SIZE)
+		if (!q->spare && h->cap == OCHUNK_SIZE) {
 			q->spare = h;
-		else
+		} else {
+			q->mem -= OCHUNK_MEM(h->cap);
 			free(h);
+		}
 	}
 }
 

@@ -23,7 +23,15 @@ struct outq {
 	struct ochunk *head, *tail;
 	struct ochunk *spare;  /* one empty chunk kept to spare a malloc per flush */
 	size_t bytes;
+	size_t mem;            /* what the chunks take, headers and spare included */
 };
+
+/* What a chunk of `cap` bytes takes from the heap, malloc's own header
+ * included (the memory budgets count it). */
+#define OCHUNK_MEM(cap) (sizeof(struct ochunk) + (cap) + ALLOC_OVERHEAD)
+/* malloc's bookkeeping per block, as the budgets count it (glibc: 8 to 16
+ * bytes on 64-bit). */
+#define ALLOC_OVERHEAD 16u
 
 /* A chunk of `cap` bytes, empty; NULL when out of memory.  Any thread. */
 struct ochunk *ochunk_new(size_t cap);

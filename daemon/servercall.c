@@ -59,6 +59,21 @@ static const char *reason_name(arpc_cancel_reason why)
 	}
 }
 
+uint64_t servercall_cost(uint32_t body_len)
+{
+	/* request_stored_size() is the body's size: the method's length byte
+	 * becomes its NUL. */
+	return sizeof(struct arpc_call) + (uint64_t)body_len + ALLOC_OVERHEAD;
+}
+
+/* Moves the call's charge to `charge` bytes, on its connection (if it
+ * still has one) and in the total. */
+static void set_charge(struct arpc_call *c, uint64_t charge)
+{
+	mem_charge(srv_, c->conn, (int64_t)charge - (int64_t)c->charge);
+	c->charge = charge;
+}
+
 struct arpc_call *servercall_new(struct conn *conn, const struct method *m,
                                  const struct wire_frame *f, uint64_t now)
 {
@@ -83,6 +98,7 @@ struct arpc_call *servercall_new(struct conn *conn, const struct method *m,
 	c->req_len = f->data_len;
 	ev_init(&c->timer, NULL);
 	c->timer.data = c;
+	set_charge(c, servercall_cost(f->body_len));
 	srv_->st.calls_total++;
 	srv_->st.calls_inflight++;
 	return c;
@@ -98,6 +114,7 @@ void servercall_release(struct arpc_call *c)
 	if (--c->refs > 0)
 		return;
 	ochunk_free(c->r_chunk);
+	mem_charge(srv_, NULL, -(int64_t)c->charge); /* off its connection already */
 	free(c);
 	srv_->st.calls_inflight--;
 	server_call_retired(srv_);
@@ -132,6 +149,12 @@ static void deliver(struct arpc_call *c)
 	struct conn *conn = c->conn;
 	stop_timer(c);
 	c->stage = CALL_DONE;
+	/* A reply that waited for its timer leaves the call's charge: the
+	 * output queue counts it from now on, or it is dropped. */
+	if (c->reply_charge) {
+		set_charge(c, c->charge - c->reply_charge);
+		c->reply_charge = 0;
+	}
 	if (conn) {
 		if (!(c->wire_flags & WIRE_FLAG_ONEWAY)) {
 			if (c->r_chunk) {
@@ -142,6 +165,7 @@ static void deliver(struct arpc_call *c)
 				                 c->r_len);
 			}
 		}
+		mem_uncharge_conn(conn, c->charge);
 		c->conn = NULL;
 		conn_call_done(conn, c->id);
 		c->refs--; /* the connection table's; the handler's is still held */
@@ -211,6 +235,11 @@ static void finish_on_loop(struct arpc_call *c)
 			uint64_t at = (c->r_when_ns ? c->r_when_ns : now) +
 			              (uint64_t)c->r_delay_ms * 1000000u;
 			c->stage = CALL_TIMER;
+			/* The reply waits here for its delay: charge it. */
+			if (c->r_chunk && !c->reply_charge) {
+				c->reply_charge = OCHUNK_MEM(c->r_chunk->cap);
+				set_charge(c, c->charge + c->reply_charge);
+			}
 			if (c->deadline_ns && c->deadline_ns < at)
 				start_timer(c, c->deadline_ns, now, 0);
 			else
@@ -354,6 +383,8 @@ void servercall_cancel(struct arpc_call *c, arpc_cancel_reason why)
 void servercall_detach(struct arpc_call *c)
 {
 	/* The table's reference now holds the call until servercall_release. */
+	if (c->conn)
+		mem_uncharge_conn(c->conn, c->charge);
 	c->conn = NULL;
 }
 

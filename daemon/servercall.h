@@ -54,6 +54,8 @@ struct arpc_call {
 	uint8_t stage;
 	uint8_t timer_is_delay;      /* the timer is complete_after's, not the deadline */
 	uint32_t refs;
+	uint64_t charge;             /* bytes charged to the memory budgets (conn.h) */
+	uint64_t reply_charge;       /* part of it: a reply waiting in stage TIMER */
 	uint64_t deadline_ns;        /* CLOCK_MONOTONIC; 0: none */
 	ev_timer timer;
 	pid_t pid;                   /* the peer's, copied: workers may ask after */
@@ -110,6 +112,11 @@ void servercall_set_max_frame(uint32_t max_frame);
  */
 struct arpc_call *servercall_new(struct conn *c, const struct method *m,
                                  const struct wire_frame *f, uint64_t now);
+
+/* What a call made of a frame with a body of body_len bytes takes: its
+ * record (timer included), the request it keeps, malloc's header.  The
+ * memory budgets charge this much from the call's creation to its free. */
+uint64_t servercall_cost(uint32_t body_len);
 
 /* Runs an inline handler now, on the loop. */
 void servercall_run_inline(struct arpc_call *call);

@@ -45,6 +45,7 @@ struct harness {
  * Makes the directory and writes DIR/arpcd.conf:
  *     [daemon]
  *     listen = unix:DIR/arpcd.sock
+ *     demo_methods = yes      (left out if `extra` mentions demo_methods)
  * then `extra` (may be NULL) verbatim: it may go on with [daemon] keys and
  * open other sections.  Does not start arpcd.  Returns 0, or -1 (printed).
  */

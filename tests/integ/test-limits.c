@@ -237,7 +237,7 @@ static void idle_timeout_counts_from_the_last_reply(void **state)
 static void rewrite_config(const char *rest)
 {
 	char text[1024], path[128];
-	snprintf(text, sizeof(text), "[daemon]\nlisten = %s\n%s", h.endpoint, rest);
+	snprintf(text, sizeof(text), "[daemon]\nlisten = %s\ndemo_methods = yes\n%s", h.endpoint, rest);
 	assert_int_equal(harness_write_file(&h, "arpcd.conf", text, path, sizeof(path)), 0);
 }
 
@@ -278,7 +278,7 @@ static void sighup_reloads_or_keeps_the_old_config(void **state)
 	/* Invalid: refused, logged with file:line, the running config stays. */
 	reload("log_level = debug\n[limits]\ndemo_sleep_max = 10s\nno_such_key = 1\n",
 	       "reload failed, keeping the running configuration");
-	assert_true(harness_log_contains(&h, "arpcd.conf:6: unknown key 'no_such_key'"));
+	assert_true(harness_log_contains(&h, "arpcd.conf:7: unknown key 'no_such_key'"));
 	sleep_status(&c, 4, 300, ARPC_S_INVALID_ARG);
 	sleep_status(&c, 5, 50, 0);
 

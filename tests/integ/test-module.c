@@ -151,7 +151,7 @@ static void reload_keeps_module_config(void **state)
 
 	init_with_module(module_path(), "greeting = Bonjour\n");
 	assert_int_equal(harness_start(&h, NULL), 0);
-	snprintf(text, sizeof(text), "[daemon]\nlisten = %s\n[module hello]\npath = %s\n"
+	snprintf(text, sizeof(text), "[daemon]\nlisten = %s\ndemo_methods = yes\n[module hello]\npath = %s\n"
 	         "greeting = Hola\n", h.endpoint, module_path());
 	assert_int_equal(harness_write_file(&h, "arpcd.conf", text, path, sizeof(path)), 0);
 	assert_int_equal(kill(h.pid, SIGHUP), 0);

@@ -36,11 +36,13 @@
 
 static char activate[4096]; /* systemd-socket-activate's path, "" if absent */
 
-/* Replaces the harness's config (which has a listen line) with `text`. */
+/* Replaces the harness's config (which has a listen line) with `text`,
+ * [daemon] keys only, and the demo methods on (assert_serves calls one). */
 static void write_conf(struct harness *h, const char *text)
 {
-	char path[96];
-	assert_int_equal(harness_write_file(h, "arpcd.conf", text, path, sizeof(path)), 0);
+	char path[96], conf[1024];
+	snprintf(conf, sizeof(conf), "%sdemo_methods = yes\n", text);
+	assert_int_equal(harness_write_file(h, "arpcd.conf", conf, path, sizeof(path)), 0);
 }
 
 /*

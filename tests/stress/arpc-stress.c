@@ -36,6 +36,8 @@
 #include <arpc/arpc.h>
 
 #include "harness.h"
+#include "hostile.h"
+#include "sampler.h"
 
 #define MAX_PAYLOAD 65536u
 
@@ -47,6 +49,7 @@ struct opts {
 	uint64_t seed;
 	unsigned lost_after_s;
 	int valgrind;
+	struct hostile_opts hostile; /* connections > 0: the --hostile mode */
 };
 
 /* What every loader thread shares. */
@@ -56,9 +59,6 @@ struct run {
 	atomic_uint_fast64_t next;      /* the next call number to start */
 	_Atomic uint8_t *done;          /* per call: completions seen */
 	atomic_uint_fast64_t started, answered, lost, duplicated, wrong, failed;
-	atomic_int stop_sampler;
-	pid_t daemon;
-	long rss_peak_sampled;
 };
 
 /* One pending call: its handle, number and request. */
@@ -226,19 +226,6 @@ static void *loader_main(void *arg)
 	return NULL;
 }
 
-/* Samples VmRSS while the load runs, for its peak beside VmHWM. */
-static void *sampler_main(void *arg)
-{
-	struct run *run = arg;
-	while (!atomic_load(&run->stop_sampler)) {
-		long kb = harness_proc_status_kb(run->daemon, "VmRSS");
-		if (kb > run->rss_peak_sampled)
-			run->rss_peak_sampled = kb;
-		usleep(20000);
-	}
-	return NULL;
-}
-
 static double now_s(void)
 {
 	struct timespec ts;
@@ -251,8 +238,12 @@ static void usage(FILE *fp)
 	fprintf(fp,
 	        "usage: arpc-stress [--calls N] [--connections C] [--window W] [--threads T]\n"
 	        "                   [--seed S] [--lost-after SECONDS] [--valgrind]\n"
+	        "       arpc-stress --hostile C [--attack big|small] [--seconds S]\n"
 	        "Starts arpcd ($ARPC_TOP_BUILDDIR/daemon/arpcd) in a temporary directory and\n"
-	        "loads it with N calls (default 1000000) over C connections (64).\n");
+	        "loads it with N calls (default 1000000) over C connections (64).\n"
+	        "--hostile: C connections push requests at arpcd's shipped defaults for S\n"
+	        "seconds (20) while another client makes synchronous calls; reports arpcd's\n"
+	        "peak memory and that client's latencies (docs/reliability.md).\n");
 }
 
 static int parse_u64(const char *s, const char *what, uint64_t min, uint64_t *out)
@@ -279,14 +270,17 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{"seed", required_argument, NULL, 's'},
 		{"lost-after", required_argument, NULL, 'l'},
 		{"valgrind", no_argument, NULL, 'V'},
+		{"hostile", required_argument, NULL, 'H'},
+		{"attack", required_argument, NULL, 'A'},
+		{"seconds", required_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	*o = (struct opts){.calls = 1000000, .connections = 64, .window = 8, .threads = 4,
-	                   .seed = 1, .lost_after_s = 60};
+	                   .seed = 1, .lost_after_s = 60, .hostile = {.seconds = 20}};
 	int c;
 	uint64_t v;
-	while ((c = getopt_long(argc, argv, "n:c:w:t:s:l:Vh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:c:w:t:s:l:VhH:A:S:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			if (parse_u64(optarg, "--calls", 1, &o->calls) < 0)
@@ -318,6 +312,24 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'V':
 			o->valgrind = 1;
+			break;
+		case 'H':
+			if (parse_u64(optarg, "--hostile", 1, &v) < 0)
+				return -1;
+			o->hostile.connections = (unsigned)(v > 1000 ? 1000 : v);
+			break;
+		case 'A':
+			if (strcmp(optarg, "big") != 0 && strcmp(optarg, "small") != 0) {
+				fprintf(stderr, "arpc-stress: --attack is 'big' or 'small', not '%s'\n",
+				        optarg);
+				return -1;
+			}
+			o->hostile.small = strcmp(optarg, "small") == 0;
+			break;
+		case 'S':
+			if (parse_u64(optarg, "--seconds", 1, &v) < 0)
+				return -1;
+			o->hostile.seconds = (unsigned)(v > 3600 ? 3600 : v);
 			break;
 		case 'h':
 			usage(stdout);
@@ -438,12 +450,14 @@ int main(int argc, char **argv)
 	struct opts o;
 	struct harness h;
 	struct run run = {.o = &o};
-	pthread_t sampler;
+	struct rss_sampler sampler;
 	double elapsed = 0;
 	int ok = 1;
 
 	if (parse_args(argc, argv, &o) < 0)
 		return 2;
+	if (o.hostile.connections)
+		return hostile_run(&o.hostile);
 	run.done = calloc(o.calls, sizeof(*run.done));
 	if (!run.done) {
 		fprintf(stderr, "arpc-stress: out of memory for %llu calls\n",
@@ -460,19 +474,17 @@ int main(int argc, char **argv)
 		harness_cleanup(&h);
 		return 1;
 	}
-	run.daemon = h.pid;
 	long rss_start = harness_proc_status_kb(h.pid, "VmRSS");
 	printf("arpc-stress: %llu calls over %u connections (window %u, %u threads, seed %llu)%s\n",
 	       (unsigned long long)o.calls, o.connections, o.window, o.threads,
 	       (unsigned long long)o.seed, o.valgrind ? ", arpcd under valgrind" : "");
 	fflush(stdout);
 
-	int sampling = pthread_create(&sampler, NULL, sampler_main, &run) == 0;
+	/* Without the sampler the figure is VmHWM's alone. */
+	(void)rss_sampler_start(&sampler, h.pid);
 	if (run_load(&run, h.endpoint, &elapsed) < 0)
 		ok = 0;
-	atomic_store(&run.stop_sampler, 1);
-	if (sampling)
-		pthread_join(sampler, NULL);
+	long rss_peak_sampled = rss_sampler_stop(&sampler);
 
 	long rss_hwm = harness_proc_status_kb(h.pid, "VmHWM");
 	if (!harness_wait_until(connections_gone, &h, o.valgrind ? 60000 : HARNESS_TIMEOUT_MS)) {
@@ -497,7 +509,7 @@ int main(int argc, char **argv)
 	       (unsigned long long)failed);
 	printf("arpc-stress: daemon RSS: start %ld KiB, peak %ld KiB (VmHWM; sampled %ld), "
 	       "final %ld KiB; calls in flight after: %lld\n", rss_start, rss_hwm,
-	       run.rss_peak_sampled, rss_final, inflight);
+	       rss_peak_sampled, rss_final, inflight);
 	if (answered != o.calls || lost || dup || wrong || failed || inflight != 0)
 		ok = 0;
 
