@@ -31,6 +31,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -280,33 +281,31 @@ static long self_rss_kb(void)
 	return harness_proc_status_kb(getpid(), "VmRSS");
 }
 
-static void ping_flood_meets_backpressure(void **state)
+/* Sends PINGs without reading until the client stops reading them (the
+ * socket stays full for FLOOD_STALL_MS) or FLOOD_MAX_BYTES went out; then
+ * checks the client's output queue and memory.  Returns 0 if all is well,
+ * else -1 (said why).  Asserts nothing: a synchronous caller may be waiting
+ * on another thread. */
+static int flood(struct wc *s, arpc_binding *b)
 {
-	(void)state;
-	struct wc s;
-	struct acall x;
-	arpc_binding *b = open_fake(&s);
-	/* An outstanding call, so that the I/O thread reads the socket. */
-	acall_start(&x, b, "t.x");
-	uint32_t xid = fake_request(&s);
-	assert_int_not_equal(xid, 0);
 	long rss0 = self_rss_kb();
-	assert_true(rss0 > 0);
-
 	static uint8_t pings[64 * 1024];
 	for (size_t off = 0; off < sizeof(pings); off += WIRE_HEADER_SIZE)
 		wire_pack_control(pings + off, WIRE_PING, (uint32_t)(off / WIRE_HEADER_SIZE), 0);
 	size_t sent = 0, pos = 0;
 	int stalled = 0;
 	while (sent < FLOOD_MAX_BYTES) {
-		ssize_t w = send(s.fd, pings + pos, sizeof(pings) - pos, MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t w = send(s->fd, pings + pos, sizeof(pings) - pos, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (w > 0) {
 			sent += (size_t)w;
 			pos = (pos + (size_t)w) % sizeof(pings);
 			continue;
 		}
-		assert_true(w < 0 && (errno == EAGAIN || errno == EINTR));
-		struct pollfd pfd = {.fd = s.fd, .events = POLLOUT};
+		if (w < 0 && errno != EAGAIN && errno != EINTR) {
+			print_message("# flood: send: %s\n", strerror(errno));
+			return -1;
+		}
+		struct pollfd pfd = {.fd = s->fd, .events = POLLOUT};
 		if (poll(&pfd, 1, FLOOD_STALL_MS) == 0) {
 			stalled = 1;
 			break;
@@ -318,43 +317,119 @@ static void ping_flood_meets_backpressure(void **state)
 	              "VmRSS %ld -> %ld KiB\n",
 	              sent, stalled ? "then the client stopped reading" : "the client kept reading",
 	              outq, rss0, rss1);
-	assert_true(outq <= FLOOD_OUTQ_MAX);
-	assert_true(rss1 - rss0 <= FLOOD_RSS_GROWTH_MAX_KB);
-	assert_true(stalled);
-	/* The call is still pending; once the server reads, so does the
-	 * client, and the reply gets through. */
-	assert_int_equal(arpc_async_get_status(&x.a), ARPC_S_ASYNC_CALL_PENDING);
+	if (rss0 <= 0 || rss1 <= 0 || outq > FLOOD_OUTQ_MAX ||
+	    rss1 - rss0 > FLOOD_RSS_GROWTH_MAX_KB || !stalled) {
+		print_message("# flood: want an output queue <= %u bytes, VmRSS growth <= %d KiB "
+		              "and the client to stop reading\n",
+		              FLOOD_OUTQ_MAX, FLOOD_RSS_GROWTH_MAX_KB);
+		return -1;
+	}
+	return 0;
+}
 
+/* The server reads again (discarding the PONGs) and answers call `id`;
+ * returns 0 once done(arg) holds, or -1 after HARNESS_TIMEOUT_MS. */
+static int read_and_answer(struct wc *s, uint32_t id, int (*done)(void *), void *arg)
+{
 	uint8_t reply[WIRE_REPLY_PREFIX_MAX + 2];
-	size_t rlen = wire_pack_reply_prefix(reply, xid, ARPC_S_OK, 0, 2);
+	size_t rlen = wire_pack_reply_prefix(reply, id, ARPC_S_OK, 0, 2);
 	memcpy(reply + rlen, "ok", 2);
 	rlen += 2;
-	/* What the flood left for it to read, in frames: the pings it sent
-	 * have all been read by now, or the client is waiting for us. */
 	size_t rsent = 0;
 	int64_t end = harness_now_ms() + HARNESS_TIMEOUT_MS;
-	uint64_t notified = 0;
 	static uint8_t sink[64 * 1024];
-	for (int i = 0; i < 1000000 && harness_now_ms() < end && !notified; i++) {
-		ssize_t n;
-		while ((n = recv(s.fd, sink, sizeof(sink), MSG_DONTWAIT)) > 0)
+	for (int i = 0; i < 1000000 && harness_now_ms() < end; i++) {
+		while (recv(s->fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
 			;
 		if (rsent < rlen) {
-			ssize_t w = send(s.fd, reply + rsent, rlen - rsent, MSG_NOSIGNAL | MSG_DONTWAIT);
+			ssize_t w = send(s->fd, reply + rsent, rlen - rsent, MSG_NOSIGNAL | MSG_DONTWAIT);
 			if (w > 0)
 				rsent += (size_t)w;
 		}
-		notified = acall_notified(&x, 1);
+		if (done(arg))
+			return 0;
+		struct pollfd pfd = {.fd = s->fd, .events = POLLIN};
+		(void)poll(&pfd, 1, 1);
 	}
-	assert_int_equal(notified, 1);
+	print_message("# the call did not complete once the server read again\n");
+	return -1;
+}
+
+static int acall_done(void *arg)
+{
+	const struct acall *c = arg;
+	return arpc_async_get_status(&c->a) != ARPC_S_ASYNC_CALL_PENDING;
+}
+
+static void ping_flood_meets_backpressure(void **state)
+{
+	(void)state;
+	struct wc s;
+	struct acall x;
+	arpc_binding *b = open_fake(&s);
+	/* An outstanding call, so that the I/O thread reads the socket. */
+	acall_start(&x, b, "t.x");
+	uint32_t xid = fake_request(&s);
+	assert_int_not_equal(xid, 0);
+	assert_int_equal(flood(&s, b), 0);
+	/* The call is still pending; once the server reads, so does the
+	 * client, and the reply gets through. */
+	assert_int_equal(arpc_async_get_status(&x.a), ARPC_S_ASYNC_CALL_PENDING);
+	assert_int_equal(read_and_answer(&s, xid, acall_done, &x), 0);
 	arpc_reply r;
-	assert_int_equal(arpc_async_complete(&x.a, &r), ARPC_S_OK);
+	assert_int_equal(acall_finish(&x, &r), ARPC_S_OK);
 	assert_int_equal(r.len, 2);
 	assert_memory_equal(r.data, "ok", 2);
 	arpc_reply_free(&r);
-	close(x.efd);
 	arpc_binding_close(b);
 	wc_close(&s);
+}
+
+/* The same with a synchronous caller reading the socket itself. */
+struct sync_caller {
+	arpc_binding *b;
+	arpc_status st;
+	size_t len;
+	atomic_int done;
+};
+
+static void *sync_caller_run(void *arg)
+{
+	struct sync_caller *sc = arg;
+	arpc_reply r;
+	sc->st = arpc_call(sc->b, "t.sync", NULL, 0, &r);
+	sc->len = r.len;
+	arpc_reply_free(&r);
+	atomic_store(&sc->done, 1);
+	return NULL;
+}
+
+static int sync_done(void *arg)
+{
+	struct sync_caller *sc = arg;
+	return atomic_load(&sc->done);
+}
+
+static void ping_flood_meets_backpressure_sync(void **state)
+{
+	(void)state;
+	struct wc s;
+	struct sync_caller sc = {.st = ARPC_S_ASYNC_CALL_PENDING};
+	sc.b = open_fake(&s);
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, sync_caller_run, &sc), 0);
+	uint32_t id = fake_request(&s);
+	int flooded = id != 0 ? flood(&s, sc.b) : -1;
+	int answered = flooded == 0 ? read_and_answer(&s, id, sync_done, &sc) : -1;
+	/* On any failure above, closing the server ends the call. */
+	wc_close(&s);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_not_equal(id, 0);
+	assert_int_equal(flooded, 0);
+	assert_int_equal(answered, 0);
+	assert_int_equal(sc.st, ARPC_S_OK);
+	assert_int_equal(sc.len, 2);
+	arpc_binding_close(sc.b);
 }
 
 /* ---- GOAWAY's status ----------------------------------------------------- */
@@ -670,6 +745,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(goaway_names_outstanding_call_across_wrap, fake_setup,
 		                                teardown),
 		cmocka_unit_test_setup_teardown(ping_flood_meets_backpressure, fake_setup, teardown),
+		cmocka_unit_test_setup_teardown(ping_flood_meets_backpressure_sync, fake_setup,
+		                                teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
