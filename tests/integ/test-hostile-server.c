@@ -189,6 +189,20 @@ static arpc_binding *open_fake(struct wc *s)
 	return b;
 }
 
+/* A binding to the fake server with calls x and y outstanding, their
+ * requests read; returns x's id. */
+static uint32_t open_with_two_calls(struct wc *s, arpc_binding **b, struct acall *x,
+                                    struct acall *y)
+{
+	*b = open_fake(s);
+	acall_start(x, *b, "t.x");
+	acall_start(y, *b, "t.y");
+	uint32_t xid = fake_request(s);
+	assert_int_not_equal(xid, 0);
+	assert_int_not_equal(fake_request(s), 0);
+	return xid;
+}
+
 /* ---- statuses only a client may produce -------------------------------- */
 
 static const uint32_t client_only[] = {
@@ -204,12 +218,8 @@ static void reply_with_client_only_status(void **state)
 	for (size_t i = 0; i < sizeof(client_only) / sizeof(client_only[0]); i++) {
 		struct wc s;
 		struct acall x, y;
-		arpc_binding *b = open_fake(&s);
-		acall_start(&x, b, "t.x");
-		acall_start(&y, b, "t.y");
-		uint32_t xid = fake_request(&s);
-		assert_int_not_equal(xid, 0);
-		assert_int_not_equal(fake_request(&s), 0);
+		arpc_binding *b;
+		uint32_t xid = open_with_two_calls(&s, &b, &x, &y);
 		assert_int_equal(fake_reply(&s, xid, client_only[i], NULL), 0);
 		/* Both calls, answered or not, complete once, with the error. */
 		print_message("# REPLY status %u\n", client_only[i]);
@@ -449,12 +459,8 @@ static void goaway_status_reaches_unseen_calls(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct wc s;
 		struct acall seen, unseen;
-		arpc_binding *b = open_fake(&s);
-		acall_start(&seen, b, "t.seen");
-		acall_start(&unseen, b, "t.unseen");
-		uint32_t seen_id = fake_request(&s);
-		assert_int_not_equal(seen_id, 0);
-		assert_int_not_equal(fake_request(&s), 0);
+		arpc_binding *b;
+		uint32_t seen_id = open_with_two_calls(&s, &b, &seen, &unseen);
 		assert_int_equal(fake_goaway(&s, seen_id, cases[i].status), 0);
 		print_message("# GOAWAY status %u\n", cases[i].status);
 		assert_int_equal(acall_finish(&unseen, NULL), cases[i].unseen);
