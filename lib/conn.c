@@ -340,6 +340,29 @@ static void detach_call(struct conn *conn, struct call *c)
 		list_remove(&c->link);
 }
 
+/*
+ * Reads what the socket holds from a thread that is not its reader: a
+ * submission that found the socket closed, the probe of an idle conn.
+ * It counts as the conn's reader meanwhile, because the I/O thread
+ * destroys a failed conn that nobody reads, and we still look at it.  With
+ * `then_fail` the conn is failed afterwards.  Returns the reason of a
+ * GOAWAY the server sent (ARPC_S_OK for none, or a plain close).  The conn
+ * may be gone when it returns, if it failed.
+ */
+static arpc_status read_unwatched_locked(struct conn *conn, int then_fail)
+{
+	int reader = conn->thread_readers == 0;
+	if (reader)
+		conn->thread_readers = 1;
+	conn_read_locked(conn);
+	arpc_status reason = conn->goaway ? conn->goaway_status : ARPC_S_OK;
+	if (then_fail)
+		conn_fail_locked(conn, ARPC_S_CALL_FAILED, ARPC_S_CALL_FAILED_DNE);
+	if (reader)
+		conn_release_reader_locked(conn); /* retires it if it failed */
+	return reason;
+}
+
 arpc_status conn_submit_locked(struct conn *conn, struct call *c, const char *method,
                                size_t method_len, const void *req, size_t req_len)
 {
@@ -374,12 +397,8 @@ arpc_status conn_submit_locked(struct conn *conn, struct call *c, const char *me
 		/* A server that refuses a connection says why in a GOAWAY and
 		 * closes at once, maybe before our first write: read it, so that
 		 * the caller learns the reason rather than a lost connection. */
-		conn_read_locked(conn);
-		arpc_status st = conn->goaway && conn->goaway_status != ARPC_S_OK
-		                         ? conn->goaway_status
-		                         : ARPC_S_CALL_FAILED_DNE;
-		conn_fail_locked(conn, ARPC_S_CALL_FAILED, ARPC_S_CALL_FAILED_DNE);
-		return st;
+		arpc_status refusal = read_unwatched_locked(conn, 1);
+		return refusal != ARPC_S_OK ? refusal : ARPC_S_CALL_FAILED_DNE;
 	}
 	conn->last_used = now_ns();
 	/* One-way calls are completed by the I/O thread once written (see
@@ -611,7 +630,7 @@ void conn_probe_idle_locked(struct conn *conn, uint64_t now)
 	char ch;
 	ssize_t n = recv(conn->fd, &ch, 1, MSG_PEEK | MSG_DONTWAIT);
 	if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
-		conn_read_locked(conn);
+		(void)read_unwatched_locked(conn, 0);
 }
 
 /* A synchronous leader stops reading: hand the socket to a follower that
