@@ -266,10 +266,10 @@ ARPC_HIDDEN void conn_uncork(struct conn *conn);
 ARPC_HIDDEN void conn_flush_held_locked(struct conn *conn);
 ARPC_HIDDEN int conn_read_paused(const struct conn *conn);
 ARPC_HIDDEN int conn_write_out_locked(struct conn *conn);
-/* For tests, through the static lib/libarpcclient.la: the id the binding's
- * current connection gives its next call (ids near 2^32 test the
- * wrap-around), and the bytes in its output queue.  Both return 0 when the
- * binding has no connection. */
+/* For tests, through the static lib/libarpcclient.la: sets the id the
+ * binding's current connection gives its next call, so that tests can
+ * cross the wrap at 2^32 (0, or -1 when the binding has no connection);
+ * the bytes in that connection's output queue (0 without one). */
 ARPC_HIDDEN int conn_test_set_next_id(struct arpc_binding *b, uint32_t id);
 ARPC_HIDDEN size_t conn_test_outq_len(struct arpc_binding *b);
 
