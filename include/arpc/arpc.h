@@ -99,7 +99,9 @@ typedef struct arpc_binding arpc_binding;
  * arpc_binding_close().
  *
  * Returns ARPC_S_OK; ARPC_S_INVALID_ARG for a malformed endpoint;
- * ARPC_S_SERVER_UNAVAILABLE when nothing accepts the connection;
+ * ARPC_S_ACCESS_DENIED when the socket's permissions refuse the caller
+ * (EACCES; a refusal by the daemon's allow_users comes with the first call
+ * instead); ARPC_S_SERVER_UNAVAILABLE when nothing accepts the connection;
  * ARPC_S_NO_MEMORY.  The first binding starts the library's I/O thread.
  */
 ARPC_EXPORT arpc_status arpc_binding_open(const char *endpoint, arpc_binding **out);
@@ -274,7 +276,9 @@ ARPC_EXPORT arpc_status arpc_async_init(arpc_async *a, size_t size);
  *                                an APC target thread with no APC queue, or
  *                                an APC to the calling thread from a CALLBACK
  *                                (the I/O thread never waits alertably);
- *   ARPC_S_SERVER_UNAVAILABLE    the connection could not be (re)established;
+ *   ARPC_S_SERVER_UNAVAILABLE    the connection could not be (re)established
+ *                                (ARPC_S_ACCESS_DENIED: the socket's
+ *                                permissions refused it);
  *   ARPC_S_ACCESS_DENIED, ARPC_S_SERVER_TOO_BUSY
  *                                the server refused the connection (GOAWAY)
  *                                before the request could be written;

@@ -15,6 +15,8 @@
  *    server's ACCESS_DENIED, arpcd's allow_users (ARPC_S_ACCESS_DENIED,
  *    `arpc ping` exits 77) and max_connections (ARPC_S_SERVER_TOO_BUSY,
  *    `arpc ping` exits 75).  With status 0 they get ARPC_S_CALL_FAILED_DNE.
+ *    A socket whose permissions refuse the caller is ARPC_S_ACCESS_DENIED
+ *    too (exit 77), not a server that is not there.
  *  - Call ids wrap after 2^32: 0 and ids still outstanding are skipped,
  *    GOAWAY's last id is read in sending order across the wrap, and arpcd
  *    names the last call it accepted, not the largest id.
@@ -592,15 +594,16 @@ static const char *built(const char *rel, char *buf, size_t len)
 /*
  * `test-hostile-server --client ENDPOINT`: what a refused client sees,
  * from a process of its own (it may run under another uid).  Exits with
- * the status of a synchronous sys.ping, or 100 + the status of an
- * asynchronous one when the two differ.
+ * the status of arpc_binding_open if it fails, else that of a synchronous
+ * sys.ping, or 100 + the status of an asynchronous one when the two
+ * differ.
  */
 static int client_main(const char *endpoint)
 {
 	arpc_binding *b;
 	arpc_status st = arpc_binding_open(endpoint, &b);
 	if (st != ARPC_S_OK)
-		return 110;
+		return (int)st;
 	arpc_status sync_st = arpc_call(b, "sys.ping", NULL, 0, NULL);
 	arpc_async a;
 	if (arpc_async_init(&a, sizeof(a)) != ARPC_S_OK)
@@ -647,6 +650,26 @@ static void allow_users_denies_with_its_reason(void **state)
 	const char *ping[] = {built("tools/arpc", arpc, sizeof(arpc)), "-e", h.endpoint, "ping",
 	                      NULL};
 	assert_int_equal(run_as(peer, ping), 77); /* arpc(1): access denied */
+	assert_int_equal(harness_stop(&h), 0);
+}
+
+/* The socket file's permissions refusing the caller is access denied too,
+ * not a server that is not there. */
+static void socket_permissions_deny_access(void **state)
+{
+	(void)state;
+	char arpc[4096];
+	if (getuid() != 0) {
+		skip(); /* needs a second uid */
+		return;
+	}
+	assert_int_equal(harness_init(&h, "socket_mode = 0600\n"), 0);
+	assert_int_equal(chmod(h.dir, 0755), 0);
+	assert_int_equal(harness_start(&h, NULL), 0);
+	assert_int_equal(client_as(UNPRIVILEGED_UID, h.endpoint), ARPC_S_ACCESS_DENIED);
+	const char *ping[] = {built("tools/arpc", arpc, sizeof(arpc)), "-e", h.endpoint, "ping",
+	                      NULL};
+	assert_int_equal(run_as(UNPRIVILEGED_UID, ping), 77);
 	assert_int_equal(harness_stop(&h), 0);
 }
 
@@ -738,6 +761,7 @@ int main(int argc, char **argv)
 	 * they may need another uid and a library not yet started. */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(allow_users_denies_with_its_reason, teardown),
+		cmocka_unit_test_teardown(socket_permissions_deny_access, teardown),
 		cmocka_unit_test_teardown(max_connections_says_too_busy, teardown),
 		cmocka_unit_test_teardown(daemon_goaway_names_last_accepted_across_wrap, teardown),
 		cmocka_unit_test_teardown(daemon_calls_across_wrap, teardown),
