@@ -149,12 +149,15 @@ static int tp_submit(struct tp_conn *c, struct tp_slot *s)
 		break;
 	}
 	s->started = now_ns_bench();
+	/* Counted before it starts: its CALLBACK may run on the I/O thread
+	 * before arpc_call_async has returned here. */
+	atomic_fetch_add_explicit(&c->outstanding, 1, memory_order_relaxed);
 	arpc_status st = arpc_call_async(c->b, &s->a, c->o->method, c->req, c->o->size, NULL, 0);
 	if (st != ARPC_S_OK) {
-		c->errors++;
+		atomic_fetch_sub_explicit(&c->outstanding, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&c->errors, 1, memory_order_relaxed);
 		return -1;
 	}
-	atomic_fetch_add_explicit(&c->outstanding, 1, memory_order_relaxed);
 	return 0;
 }
 
@@ -295,6 +298,7 @@ static void tp_teardown(struct tp_conn *c)
 			if (c->slots[i].efd >= 0)
 				close(c->slots[i].efd);
 	arpc_binding_close(c->b);
+	c->b = NULL;
 	arpc_cq_destroy(c->cq);
 	arpc_msgq_destroy(c->mq);
 	pthread_mutex_destroy(&c->mu);
@@ -378,6 +382,10 @@ int run_throughput(const struct bench_opts *o)
 	r.daemon_cpu_s = dcpu0 >= 0 && dcpu1 >= 0 ? dcpu1 - dcpu0 : -1;
 	progress_done(o);
 	for (unsigned i = 0; i < n; i++) {
+		/* Once closed, no CALLBACK of the binding runs any more: what they
+		 * counted can be read and their slots freed. */
+		arpc_binding_close(conns[i].b);
+		conns[i].b = NULL;
 		hist_merge(&r.lat, &conns[i].lat);
 		r.calls += conns[i].calls;
 		r.errors += conns[i].errors;

@@ -88,6 +88,8 @@ struct apcq *apcq_self(void)
 {
 	if (self_q)
 		return self_q;
+	if (fork_handlers_install() < 0)
+		return NULL;
 	pthread_once(&key_once, make_key);
 	if (!key_ok)
 		return NULL;
@@ -226,4 +228,26 @@ arpc_status arpc_sleep_alertable(uint32_t ms)
 {
 	arpc_status st = arpc_wait_alertable(-1, ms);
 	return st == ARPC_S_TIMEOUT ? ARPC_S_OK : st;
+}
+
+void apc_fork_lock(void)
+{
+	pthread_mutex_lock(&registry_mu);
+}
+
+void apc_fork_unlock(void)
+{
+	pthread_mutex_unlock(&registry_mu);
+}
+
+/* In a child: the registry's queues belong to the parent's threads, and the
+ * forking thread's own queue shares its eventfd with the parent.  The child
+ * forgets them all (without freeing: parent threads may have held their
+ * locks); this thread makes a new queue on its next alertable wait. */
+void apc_fork_forget(void)
+{
+	registry = NULL;
+	if (self_q && key_ok)
+		(void)pthread_setspecific(exit_key, NULL);
+	self_q = NULL;
 }

@@ -20,9 +20,28 @@ void binding_unref(struct arpc_binding *b)
 {
 	if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1)
 		return;
+	pthread_cond_destroy(&b->callbacks_done);
 	pthread_cond_destroy(&b->connected);
 	pthread_mutex_destroy(&b->mu);
 	free(b);
+}
+
+void binding_callback_owed(struct arpc_binding *b)
+{
+	atomic_fetch_add(&b->callbacks_owed, 1);
+}
+
+/* The closer sets close_waiting before it reads callbacks_owed, and this
+ * decrements callbacks_owed before it reads close_waiting (both sequentially
+ * consistent): either the closer sees the count fall, or this sees the
+ * closer and wakes it under b->mu, which the closer holds until it waits. */
+void binding_callback_done(struct arpc_binding *b)
+{
+	if (atomic_fetch_sub(&b->callbacks_owed, 1) != 1 || !atomic_load(&b->close_waiting))
+		return;
+	pthread_mutex_lock(&b->mu);
+	pthread_cond_broadcast(&b->callbacks_done);
+	pthread_mutex_unlock(&b->mu);
 }
 
 static struct arpc_binding *binding_new(struct arpc_ctx *ctx, const struct endpoint *ep)
@@ -32,9 +51,11 @@ static struct arpc_binding *binding_new(struct arpc_ctx *ctx, const struct endpo
 		return NULL;
 	b->ctx = ctx;
 	b->ep = *ep;
+	b->generation = fork_generation();
 	atomic_init(&b->refs, 1); /* the application's, until arpc_binding_close */
 	pthread_mutex_init(&b->mu, NULL);
 	pthread_cond_init(&b->connected, NULL);
+	pthread_cond_init(&b->callbacks_done, NULL);
 	list_init(&b->conns);
 	return b;
 }
@@ -120,16 +141,53 @@ arpc_status arpc_binding_open(const char *endpoint, arpc_binding **out)
 	return ARPC_S_OK;
 }
 
+int binding_inherited(const struct arpc_binding *b)
+{
+	return b->generation != fork_generation();
+}
+
+/* Closing, in a child, a binding its parent opened: the memory and the
+ * connection are the parent's.  The child only drops its copies of the
+ * sockets, so that the parent's close is seen by the server; and only if no
+ * parent thread held the binding's lock at the fork, else its lists may be
+ * half-changed and nothing of it is touched. */
+static void close_inherited(struct arpc_binding *b)
+{
+	if (pthread_mutex_trylock(&b->mu) != 0)
+		return;
+	struct list_node *n;
+	for (n = list_front(&b->conns); n; n = list_next(&b->conns, n)) {
+		struct conn *conn = list_entry(n, struct conn, b_link);
+		if (conn->fd >= 0)
+			close(conn->fd);
+		conn->fd = -1;
+	}
+	pthread_mutex_unlock(&b->mu);
+}
+
 void arpc_binding_close(arpc_binding *b)
 {
 	if (!b)
 		return;
+	if (binding_inherited(b)) {
+		close_inherited(b);
+		return;
+	}
 	pthread_mutex_lock(&b->mu);
 	b->closing = 1;
 	struct list_node *n;
 	while ((n = list_front(&b->conns)))
 		conn_fail_locked(list_entry(n, struct conn, b_link), ARPC_S_CALL_CANCELLED,
 		                 ARPC_S_CALL_CANCELLED);
+	/* Every call has completed now, so no CALLBACK is owed that is not
+	 * counted.  Wait for them to run, so that the application may free what
+	 * they use once this returns; on the I/O thread they cannot run until
+	 * the current one returns, so there it cannot wait. */
+	if (!ctx_on_thread(b->ctx)) {
+		atomic_store(&b->close_waiting, 1);
+		while (atomic_load(&b->callbacks_owed) > 0)
+			pthread_cond_wait(&b->callbacks_done, &b->mu);
+	}
 	pthread_mutex_unlock(&b->mu);
 	binding_unref(b);
 }
@@ -138,6 +196,8 @@ arpc_status arpc_binding_flush(arpc_binding *b)
 {
 	if (!b)
 		return ARPC_S_INVALID_ARG;
+	if (binding_inherited(b))
+		return ARPC_S_WRONG_PROCESS;
 	pthread_mutex_lock(&b->mu);
 	/* A conn retired by GOAWAY may still hold requests made before it. */
 	struct list_node *n, *next;
@@ -153,6 +213,8 @@ arpc_status arpc_binding_set_timeout(arpc_binding *b, uint32_t ms)
 {
 	if (!b)
 		return ARPC_S_INVALID_ARG;
+	if (binding_inherited(b))
+		return ARPC_S_WRONG_PROCESS;
 	pthread_mutex_lock(&b->mu);
 	b->timeout_ms = ms;
 	pthread_mutex_unlock(&b->mu);

@@ -162,12 +162,12 @@ void call_complete_locked(struct call *c, arpc_status st)
 	struct notify_spec spec = c->notify;
 	arpc_async *a = c->async;
 	struct arpc_ctx *ctx = c->b->ctx;
-	if (spec.type == ARPC_NOTIFY_CALLBACK)
+	if (spec.type == ARPC_NOTIFY_CALLBACK) {
 		atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+		binding_callback_owed(c->b);
+	}
 
-	/* Publish: the status first, then the state that makes it readable. */
-	handle_store(a, RT_STATUS, (uintptr_t)st);
-	handle_store(a, RT_STATE, HANDLE_COMPLETE);
+	handle_publish_complete(a, st);
 	/* From here the application may consume the handle and free `c`. */
 	notify_deliver(ctx, &spec, a, st, c);
 }

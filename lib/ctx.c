@@ -127,6 +127,8 @@ static struct arpc_ctx *ctx_create(void)
  * tries again). */
 struct arpc_ctx *ctx_default(void)
 {
+	if (fork_handlers_install() < 0)
+		return NULL;
 	pthread_mutex_lock(&default_mu);
 	if (!default_ctx)
 		default_ctx = ctx_create();
@@ -178,4 +180,22 @@ void ctx_cork(struct arpc_ctx *ctx, struct conn *conn)
 		return;
 	conn->corked = 1;
 	list_push_back(&ctx->corked, &conn->cork_link);
+}
+
+void ctx_fork_lock(void)
+{
+	pthread_mutex_lock(&default_mu);
+}
+
+void ctx_fork_unlock(void)
+{
+	pthread_mutex_unlock(&default_mu);
+}
+
+/* In a child: the parent's context and its thread are not here.  Its memory
+ * is left alone (parent threads may have held its locks at the fork); the
+ * child's first binding starts a context of its own. */
+void ctx_fork_forget(void)
+{
+	default_ctx = NULL;
 }

@@ -210,6 +210,7 @@ struct arpc_binding {
 	struct arpc_ctx *ctx;
 	pthread_mutex_t mu;
 	atomic_int refs;
+	unsigned generation;         /* fork_generation() when opened */
 	struct endpoint ep;
 	uint32_t timeout_ms;
 	int closing;
@@ -218,6 +219,11 @@ struct arpc_binding {
 	struct conn *conn;           /* the current connection, or NULL */
 	struct list conns;           /* every live conn: the current one, and older
 	                                ones that got GOAWAY and still finish calls */
+	/* CALLBACK notifications of this binding's calls queued or running on
+	 * the I/O thread; arpc_binding_close waits for them to end. */
+	atomic_int callbacks_owed;
+	atomic_int close_waiting;    /* a closer waits on callbacks_done */
+	pthread_cond_t callbacks_done;
 };
 
 struct arpc_ctx {
@@ -241,9 +247,29 @@ ARPC_HIDDEN void ctx_queue_callback(struct arpc_ctx *ctx, struct call *c);
 ARPC_HIDDEN void ctx_cork(struct arpc_ctx *ctx, struct conn *conn);
 ARPC_HIDDEN void ctx_run_pending(struct arpc_ctx *ctx);
 
+/* fork.c.  Installs the fork handlers once; -1 if they could not be (the
+ * library then starts nothing a child could hang on). */
+ARPC_HIDDEN int fork_handlers_install(void);
+/* Which process image this is: 0 in the first, bumped in each child. */
+ARPC_HIDDEN unsigned fork_generation(void);
+
+/* ctx.c, apc.c: their parts of the fork handlers (fork.c). */
+ARPC_HIDDEN void ctx_fork_lock(void);
+ARPC_HIDDEN void ctx_fork_unlock(void);
+ARPC_HIDDEN void ctx_fork_forget(void);
+ARPC_HIDDEN void apc_fork_lock(void);
+ARPC_HIDDEN void apc_fork_unlock(void);
+ARPC_HIDDEN void apc_fork_forget(void);
+
 /* binding.c */
 ARPC_HIDDEN void binding_ref(struct arpc_binding *b);
 ARPC_HIDDEN void binding_unref(struct arpc_binding *b);
+/* A CALLBACK of one of b's calls is queued (owed) / has returned (done). */
+ARPC_HIDDEN void binding_callback_owed(struct arpc_binding *b);
+ARPC_HIDDEN void binding_callback_done(struct arpc_binding *b);
+/* Whether b was opened before this process forked from its opener: then it
+ * is the parent's, and nothing of it may be touched here. */
+ARPC_HIDDEN int binding_inherited(const struct arpc_binding *b);
 ARPC_HIDDEN arpc_status binding_conn_locked(struct arpc_binding *b, struct conn **out);
 ARPC_HIDDEN arpc_status binding_submit_locked(struct arpc_binding *b, struct call *c,
                                               const char *method, size_t method_len,
@@ -281,6 +307,10 @@ ARPC_HIDDEN struct call *calltab_any(const struct conn *conn);
 ARPC_HIDDEN int deadlines_push(struct conn *conn, struct call *c);
 ARPC_HIDDEN void deadlines_remove(struct conn *conn, struct call *c);
 ARPC_HIDDEN struct call *deadlines_min(const struct conn *conn);
+
+/* async.c: publishes a call's final status in its handle; the handle's
+ * owner may consume it (and release the record) from that moment. */
+ARPC_HIDDEN void handle_publish_complete(arpc_async *a, arpc_status st);
 
 /* call.c */
 ARPC_HIDDEN void call_complete_locked(struct call *c, arpc_status st);

@@ -149,5 +149,7 @@ void notify_deliver(struct arpc_ctx *ctx, const struct notify_spec *spec, arpc_a
 void notify_run_callback(struct call *c)
 {
 	c->notify.u.callback(c->async, ARPC_EVENT_CALL_COMPLETE);
+	/* The record's binding reference keeps b alive until call_unref. */
+	binding_callback_done(c->b);
 	call_unref(c);
 }

@@ -35,6 +35,8 @@ static const struct status_text status_texts[ARPC_S_STATUS_MAX_] = {
 	[ARPC_S_APC_RAN] = { "ARPC_S_APC_RAN", "the wait ended because APCs ran" },
 	[ARPC_S_WRONG_THREAD] = { "ARPC_S_WRONG_THREAD",
 	                          "a blocking call cannot be made on the library's I/O thread" },
+	[ARPC_S_WRONG_PROCESS] = { "ARPC_S_WRONG_PROCESS",
+	                           "the binding or call belongs to the process this one forked from" },
 };
 
 static const struct status_text *status_text(arpc_status s)

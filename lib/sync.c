@@ -78,6 +78,8 @@ arpc_status arpc_call(arpc_binding *b, const char *method, const void *req, size
 		memset(reply, 0, sizeof(*reply));
 	if (!b || !method || (!req && req_len))
 		return ARPC_S_INVALID_ARG;
+	if (binding_inherited(b))
+		return ARPC_S_WRONG_PROCESS;
 	if (ctx_on_thread(b->ctx))
 		return ARPC_S_WRONG_THREAD;
 	size_t method_len = strnlen(method, WIRE_METHOD_MAX + 1);

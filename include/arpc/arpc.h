@@ -34,6 +34,14 @@
  *    (shutdown, idle timeout).  They did not run and are not resent by the
  *    library: the application may resend them.  The next call on the binding
  *    opens a new connection.
+ *  - fork(): the child starts afresh (a new I/O thread with its first
+ *    binding, a new APC queue for the forking thread).  A binding opened
+ *    before the fork belongs to the parent: in the child every function
+ *    given it, and arpc_async_cancel() of a call the parent started, returns
+ *    ARPC_S_WRONG_PROCESS at once; such a call's handle stays pending there.
+ *    arpc_binding_close() of it only closes the child's copies of its
+ *    sockets.  Queues (arpc_cq, arpc_msgq) made before the fork share their
+ *    descriptors with the parent: make new ones in the child.
  */
 #ifndef ARPC_ARPC_H
 #define ARPC_ARPC_H
@@ -77,6 +85,7 @@ typedef enum arpc_status {
 	ARPC_S_APP_FAULT = 17,          /* the handler failed the call: see arpc_reply.fault */
 	ARPC_S_APC_RAN = 18,            /* an alertable wait returned because APCs ran */
 	ARPC_S_WRONG_THREAD = 19,       /* a blocking call was made on the library's I/O thread */
+	ARPC_S_WRONG_PROCESS = 20,      /* the binding or call belongs to the parent of a fork() */
 	ARPC_S_STATUS_MAX_              /* one past the last code; not a status */
 } arpc_status;
 
@@ -108,11 +117,24 @@ ARPC_EXPORT arpc_status arpc_binding_open(const char *endpoint, arpc_binding **o
 
 /*
  * Closes a binding.  Every call still pending on it completes with
- * ARPC_S_CALL_CANCELLED and is notified as usual, before or while this
- * returns; synchronous callers blocked on it return ARPC_S_CALL_CANCELLED.
- * Handles stay the application's: complete them as usual.  May be called
- * from a notification (APC, callback, message) of a call on this binding.
- * `b` may be NULL.  After it returns, `b` must not be used by any thread.
+ * ARPC_S_CALL_CANCELLED and is notified as usual; synchronous callers
+ * blocked on it return ARPC_S_CALL_CANCELLED.  Handles stay the
+ * application's: complete them as usual.
+ *
+ * Notifications.  When this returns, every notification of every call on
+ * the binding has been sent: eventfds written, APCs, completion-queue items
+ * and messages queued (they are the application's to take), and every
+ * CALLBACK has run and returned, those of the calls this cancelled and those
+ * already waiting on the I/O thread alike; none runs afterwards.  So the
+ * application may free what its callbacks use as soon as this returns.
+ * Called from a CALLBACK (on the I/O thread) it cannot wait for the others,
+ * which run only once the current one returns: there, the binding's
+ * remaining CALLBACKs run after it.  A CALLBACK must therefore never wait
+ * for a thread that is closing its binding.
+ *
+ * May be called from a notification (APC, callback, message) of a call on
+ * this binding.  `b` may be NULL.  After it returns, `b` must not be used by
+ * any thread.
  */
 ARPC_EXPORT void arpc_binding_close(arpc_binding *b);
 
@@ -322,6 +344,11 @@ ARPC_EXPORT arpc_status arpc_async_complete(arpc_async *a, arpc_reply *reply);
  *
  * Returns ARPC_S_OK, also for a call that already completed (harmless);
  * ARPC_S_INVALID_ASYNC_HANDLE for a handle with no call or a consumed one.
+ *
+ * Any thread may cancel at any moment, while the call completes and while
+ * another thread (or a CALLBACK) consumes the handle: a cancel that loses
+ * the race does nothing, and never touches another call.  The handle's
+ * memory must stay valid until this returns.
  */
 ARPC_EXPORT arpc_status arpc_async_cancel(arpc_async *a, int abortive);
 

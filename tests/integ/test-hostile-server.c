@@ -211,7 +211,7 @@ static const uint32_t client_only[] = {
 	ARPC_S_ASYNC_CALL_PENDING, ARPC_S_CALL_FAILED,          ARPC_S_SERVER_UNAVAILABLE,
 	ARPC_S_INVALID_ASYNC_HANDLE, ARPC_S_INVALID_ASYNC_CALL, ARPC_S_ASYNC_HANDLE_BUSY,
 	ARPC_S_BUFFER_TOO_SMALL,   ARPC_S_APC_RAN,              ARPC_S_WRONG_THREAD,
-	ARPC_S_STATUS_MAX_,        0xffffffffu,
+	ARPC_S_WRONG_PROCESS,      ARPC_S_STATUS_MAX_,          0xffffffffu,
 };
 
 static void reply_with_client_only_status(void **state)

@@ -87,7 +87,10 @@ static void on_callback_queue(arpc_async *a, arpc_event ev)
 static void submit(struct worker *w, int i)
 {
 	struct slot *s = &w->slots[i];
-	assert_int_equal(arpc_async_init(&s->a, sizeof(s->a)), ARPC_S_OK);
+	if (arpc_async_init(&s->a, sizeof(s->a)) != ARPC_S_OK) {
+		WORKER_FAIL(w, "arpc_async_init of slot %d refused", i);
+		return;
+	}
 	s->a.user_info = s;
 	s->a.notify = w->kind;
 	switch (w->kind) {

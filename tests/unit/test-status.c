@@ -37,6 +37,7 @@ static void test_numbers_are_the_protocol(void **state)
 	assert_int_equal(ARPC_S_APP_FAULT, 17);
 	assert_int_equal(ARPC_S_APC_RAN, 18);
 	assert_int_equal(ARPC_S_WRONG_THREAD, 19);
+	assert_int_equal(ARPC_S_WRONG_PROCESS, 20);
 }
 
 static void test_every_status_has_distinct_words(void **state)
