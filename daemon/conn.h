@@ -43,7 +43,7 @@ struct conn {
 	struct wire_decoder dec;
 	struct idmap calls;           /* outstanding calls by id */
 	struct outq out;
-	uint32_t max_call_id;         /* highest id accepted: GOAWAY's call_id */
+	uint32_t max_call_id;         /* last id accepted: GOAWAY's call_id */
 
 	/* Memory budget: what this connection makes arpcd hold.  mem_own is
 	 * the record, the call table, the receive buffer and the output

@@ -52,8 +52,9 @@ static void start_call(struct conn *c, const struct method *m, const struct wire
 		refuse(c, f, ARPC_S_NO_MEMORY, nomem, sizeof(nomem) - 1);
 		return;
 	}
-	if (f->call_id > c->max_call_id)
-		c->max_call_id = f->call_id;
+	/* The last accepted in arrival order, not the largest: ids wrap
+	 * (docs/protocol.md, "Call ids"). */
+	c->max_call_id = f->call_id;
 	if (m->flags & ARPC_HANDLER_INLINE)
 		servercall_run_inline(call);
 	else

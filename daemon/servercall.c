@@ -517,8 +517,10 @@ int arpc_call_fail(struct arpc_call *call, uint32_t code, const char *detail)
 
 int arpc_call_abort(struct arpc_call *call, arpc_status status, const char *detail)
 {
+	/* A client fails the whole connection over a status only a client
+	 * may produce (docs/protocol.md, "Status codes"). */
 	if (!call || status == ARPC_S_OK || status == ARPC_S_APP_FAULT ||
-	    (unsigned)status >= ARPC_S_STATUS_MAX_)
+	    !wire_reply_status_valid((uint32_t)status))
 		return -EINVAL;
 	return finish(call, status, 0, detail, detail ? strlen(detail) : 0, 0, 0);
 }

@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -69,6 +70,10 @@ static arpc_status connect_locked(struct arpc_binding *b)
 	pthread_mutex_lock(&b->mu);
 	b->connecting = 0;
 	pthread_cond_broadcast(&b->connected);
+	/* The socket file's permissions refusing us is arpcd's access
+	 * control as much as allow_users is (docs/security.md). */
+	if (fd == -EACCES || fd == -EPERM)
+		return ARPC_S_ACCESS_DENIED;
 	if (fd < 0)
 		return ARPC_S_SERVER_UNAVAILABLE;
 	if (b->closing) {

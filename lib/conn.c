@@ -22,6 +22,11 @@
 #define READS_PER_WAKE 16
 /* A connection nobody watched for this long is checked before reuse. */
 #define IDLE_PROBE_NS 1000000000ull
+/* Frames the peer makes us send (PONGs) that may wait to be written before
+ * we stop reading: a peer that sends PINGs and never reads then meets
+ * backpressure instead of growing our output queue (gRPC's rule for
+ * "induced" frames).  1024 PONGs are 16 KiB. */
+#define INDUCED_MAX 1024u
 
 static void rio_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void wio_cb(struct ev_loop *loop, ev_io *w, int revents);
@@ -41,7 +46,6 @@ struct conn *conn_new(struct arpc_binding *b, int fd)
 	conn->b = b;
 	binding_ref(b);
 	conn->fd = fd;
-	conn->next_id = 1;
 	conn->last_used = now_ns();
 	wire_decoder_init(&conn->in, CLIENT_MAX_BODY);
 	list_init(&conn->followers);
@@ -144,6 +148,24 @@ static void want_reader(struct conn *conn)
 		ctx_kick(conn->b->ctx, conn, KICK_READ);
 }
 
+int conn_read_paused(const struct conn *conn)
+{
+	return conn->induced >= INDUCED_MAX;
+}
+
+/* n more bytes are on the wire.  Once the PONGs we were made to queue are
+ * out, reading resumes if it had paused for them. */
+static void note_written(struct conn *conn, size_t n)
+{
+	int was_paused = conn_read_paused(conn);
+	conn->written_total += n;
+	if (conn->induced && conn->written_total >= conn->induced_end) {
+		conn->induced = 0;
+		if (was_paused && conn->n_async > 0)
+			want_reader(conn);
+	}
+}
+
 static void want_timer(struct conn *conn)
 {
 	if (on_iothread(conn))
@@ -221,7 +243,7 @@ static int conn_send_locked(struct conn *conn, const struct iovec *iov, int n, s
 		if (w < 0)
 			return -EPIPE; /* the caller fails the conn */
 		sent = (size_t)w;
-		conn->written_total += sent;
+		note_written(conn, sent);
 	}
 	conn->queued_total += total;
 	account_sent(conn, sent, iov, n);
@@ -250,17 +272,54 @@ static void send_control_locked(struct conn *conn, uint8_t type, uint32_t id)
 	uint8_t frame[WIRE_HEADER_SIZE];
 	wire_pack_control(frame, type, id, 0);
 	struct iovec iov = { frame, sizeof(frame) };
-	if (conn_send_locked(conn, &iov, 1, sizeof(frame), 0) == -EPIPE)
+	int r = conn_send_locked(conn, &iov, 1, sizeof(frame), 0);
+	if (r == -EPIPE) {
 		conn_fail_locked(conn, ARPC_S_CALL_FAILED, ARPC_S_CALL_FAILED_DNE);
+		return;
+	}
+	if (r == 0 && type == WIRE_PONG && conn->written_total < conn->queued_total) {
+		conn->induced++;
+		conn->induced_end = conn->queued_total;
+	}
 }
 
-static uint32_t alloc_id(struct conn *conn)
+/* Ids go up by one per call and come round after 2^32 of them
+ * (docs/protocol.md, "Call ids"): 0 is never used, nor an id still
+ * outstanding.  *seq counts every id issued, so it orders calls across the
+ * wrap. */
+static uint32_t alloc_id(struct conn *conn, uint64_t *seq)
 {
 	for (;;) {
-		uint32_t id = conn->next_id++;
-		if (id != 0 && !calltab_find(conn, id))
+		uint64_t s = ++conn->id_seq;
+		uint32_t id = (uint32_t)s;
+		if (id != 0 && !calltab_find(conn, id)) {
+			*seq = s;
 			return id;
+		}
 	}
+}
+
+int conn_test_set_next_id(struct arpc_binding *b, uint32_t id)
+{
+	pthread_mutex_lock(&b->mu);
+	struct conn *conn = b->conn;
+	if (conn) {
+		/* Forward only, so seqs keep their order. */
+		uint64_t s = (conn->id_seq & ~(uint64_t)UINT32_MAX) | (uint64_t)id;
+		if (s <= conn->id_seq)
+			s += (uint64_t)UINT32_MAX + 1;
+		conn->id_seq = s - 1;
+	}
+	pthread_mutex_unlock(&b->mu);
+	return conn ? 0 : -1;
+}
+
+size_t conn_test_outq_len(struct arpc_binding *b)
+{
+	pthread_mutex_lock(&b->mu);
+	size_t n = b->conn ? outq_len(&b->conn->out) : 0;
+	pthread_mutex_unlock(&b->mu);
+	return n;
 }
 
 static uint32_t deadline_word(uint64_t deadline)
@@ -281,13 +340,36 @@ static void detach_call(struct conn *conn, struct call *c)
 		list_remove(&c->link);
 }
 
+/*
+ * Reads what the socket holds from a thread that is not its reader: a
+ * submission that found the socket closed, the probe of an idle conn.
+ * It counts as the conn's reader meanwhile, because the I/O thread
+ * destroys a failed conn that nobody reads, and we still look at it.  With
+ * `then_fail` the conn is failed afterwards.  Returns the reason of a
+ * GOAWAY the server sent (ARPC_S_OK for none, or a plain close).  The conn
+ * may be gone when it returns, if it failed.
+ */
+static arpc_status read_unwatched_locked(struct conn *conn, int then_fail)
+{
+	int reader = conn->thread_readers == 0;
+	if (reader)
+		conn->thread_readers = 1;
+	conn_read_locked(conn);
+	arpc_status reason = conn->goaway ? conn->goaway_status : ARPC_S_OK;
+	if (then_fail)
+		conn_fail_locked(conn, ARPC_S_CALL_FAILED, ARPC_S_CALL_FAILED_DNE);
+	if (reader)
+		conn_release_reader_locked(conn); /* retires it if it failed */
+	return reason;
+}
+
 arpc_status conn_submit_locked(struct conn *conn, struct call *c, const char *method,
                                size_t method_len, const void *req, size_t req_len)
 {
 	int oneway = (c->flags & CALL_ONEWAY) != 0;
 	uint8_t prefix[WIRE_REQUEST_PREFIX_MAX];
 
-	c->id = alloc_id(conn);
+	c->id = alloc_id(conn, &c->seq);
 	size_t plen = wire_pack_request_prefix(prefix, c->id, oneway ? WIRE_FLAG_ONEWAY : 0,
 	                                       deadline_word(c->deadline), method, method_len,
 	                                       req_len);
@@ -312,8 +394,11 @@ arpc_status conn_submit_locked(struct conn *conn, struct call *c, const char *me
 		c->conn = NULL;
 		if (r == -ENOMEM)
 			return ARPC_S_NO_MEMORY;
-		conn_fail_locked(conn, ARPC_S_CALL_FAILED, ARPC_S_CALL_FAILED_DNE);
-		return ARPC_S_CALL_FAILED_DNE;
+		/* A server that refuses a connection says why in a GOAWAY and
+		 * closes at once, maybe before our first write: read it, so that
+		 * the caller learns the reason rather than a lost connection. */
+		arpc_status refusal = read_unwatched_locked(conn, 1);
+		return refusal != ARPC_S_OK ? refusal : ARPC_S_CALL_FAILED_DNE;
 	}
 	conn->last_used = now_ns();
 	/* One-way calls are completed by the I/O thread once written (see
@@ -403,6 +488,12 @@ static void expire_locked(struct conn *conn, uint64_t now)
 
 static void handle_reply(struct conn *conn, const struct wire_frame *f)
 {
+	if (!wire_reply_status_valid(f->word)) {
+		/* A status only a client may produce (a pending call, a full
+		 * buffer...) would make a finished call lie about its state. */
+		conn_fail_locked(conn, ARPC_S_PROTOCOL_ERROR, ARPC_S_CALL_FAILED_DNE);
+		return;
+	}
 	struct call *c = calltab_find(conn, f->call_id);
 	if (!c)
 		return; /* the call was given up (abortive cancel, timeout) */
@@ -411,19 +502,49 @@ static void handle_reply(struct conn *conn, const struct wire_frame *f)
 	retire_if_drained(conn);
 }
 
-/* The server will answer calls up to last_id and no others: those were not
- * executed and never will be. */
-static void handle_goaway(struct conn *conn, uint32_t last_id)
+/*
+ * The seq of the last call the server accepted, from GOAWAY's call_id:
+ * that call's own if it is still outstanding; else the latest seq that
+ * carried this id, as requests go out in seq order and the server has
+ * accepted none sent after it.  0 when it accepted none (id 0).  An id we
+ * never sent counts as accepting everything: a call wrongly reported as
+ * not executed could be run twice, one wrongly reported as maybe executed
+ * cannot.
+ */
+static uint64_t accepted_seq(const struct conn *conn, uint32_t last_id)
 {
+	if (last_id == 0)
+		return 0;
+	const struct call *c = calltab_find(conn, last_id);
+	if (c)
+		return c->seq;
+	uint32_t back = (uint32_t)conn->id_seq - last_id;
+	if (back >= conn->id_seq)
+		return UINT64_MAX;
+	return conn->id_seq - back;
+}
+
+/* The server will answer the calls it accepted up to last_id and no
+ * others: those were not executed and never will be.  They complete with
+ * the server's reason, or ARPC_S_CALL_FAILED_DNE when it is only closing
+ * (status 0: shutdown, idle, drain), which the application may resend. */
+static void handle_goaway(struct conn *conn, uint32_t last_id, uint32_t status)
+{
+	if (!wire_goaway_status_valid(status)) {
+		conn_fail_locked(conn, ARPC_S_PROTOCOL_ERROR, ARPC_S_CALL_FAILED_DNE);
+		return;
+	}
 	conn->goaway = 1;
-	conn->goaway_last_id = last_id;
+	conn->goaway_status = (arpc_status)status;
+	arpc_status st = status == ARPC_S_OK ? ARPC_S_CALL_FAILED_DNE : (arpc_status)status;
+	uint64_t accepted = accepted_seq(conn, last_id);
 	for (size_t i = 0; i < conn->table_size; i++) {
 		struct call *c = conn->table[i];
 		while (c) {
 			struct call *next = c->hnext;
-			if (c->id > last_id) {
+			if (c->seq > accepted) {
 				detach_call(conn, c);
-				call_complete_locked(c, ARPC_S_CALL_FAILED_DNE);
+				call_complete_locked(c, st);
 			}
 			c = next;
 		}
@@ -443,7 +564,7 @@ static void handle_frame(struct conn *conn, const struct wire_frame *f)
 	case WIRE_PONG:
 		break;
 	case WIRE_GOAWAY:
-		handle_goaway(conn, f->call_id);
+		handle_goaway(conn, f->call_id, f->word);
 		break;
 	default:
 		/* REQUEST or CANCEL: a server never sends these. */
@@ -473,7 +594,7 @@ static int process_frames(struct conn *conn)
  * frame.  EOF or an error fails the conn. */
 void conn_read_locked(struct conn *conn)
 {
-	for (int i = 0; i < READS_PER_WAKE && !conn->dead; i++) {
+	for (int i = 0; i < READS_PER_WAKE && !conn->dead && !conn_read_paused(conn); i++) {
 		size_t room;
 		uint8_t *p = wire_decoder_space(&conn->in, &room);
 		if (!p) {
@@ -509,7 +630,7 @@ void conn_probe_idle_locked(struct conn *conn, uint64_t now)
 	char ch;
 	ssize_t n = recv(conn->fd, &ch, 1, MSG_PEEK | MSG_DONTWAIT);
 	if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
-		conn_read_locked(conn);
+		(void)read_unwatched_locked(conn, 0);
 }
 
 /* A synchronous leader stops reading: hand the socket to a follower that
@@ -535,27 +656,39 @@ void conn_release_reader_locked(struct conn *conn)
 
 /* ---- the I/O thread's side --------------------------------------------- */
 
-/* Writes the output queue; completes one-way calls that are now written;
- * keeps the write watcher running exactly while output remains. */
-static void flush_locked(struct conn *conn)
+/* Writes the output queue until the socket is full, from any thread
+ * holding b->mu.  Returns 0, or -1 when the connection failed (the caller
+ * fails the conn). */
+int conn_write_out_locked(struct conn *conn)
 {
 	struct outq *q = &conn->out;
 	while (outq_len(q) > 0) {
 		ssize_t w = send(conn->fd, q->buf + q->start, outq_len(q), MSG_NOSIGNAL);
 		if (w > 0) {
 			q->start += (size_t)w;
-			conn->written_total += (size_t)w;
+			note_written(conn, (size_t)w);
 			continue;
 		}
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
-		conn_fail_locked(conn, ARPC_S_CALL_FAILED, ARPC_S_CALL_FAILED_DNE);
-		return;
+		return -1;
 	}
 	if (outq_len(q) == 0)
 		q->start = q->end = 0;
+	return 0;
+}
+
+/* Writes the output queue; completes one-way calls that are now written;
+ * keeps the write watcher running exactly while output remains. */
+static void flush_locked(struct conn *conn)
+{
+	struct outq *q = &conn->out;
+	if (conn_write_out_locked(conn) < 0) {
+		conn_fail_locked(conn, ARPC_S_CALL_FAILED, ARPC_S_CALL_FAILED_DNE);
+		return;
+	}
 
 	struct list_node *n;
 	while ((n = list_front(&conn->oneway))) {
@@ -602,7 +735,8 @@ void conn_iot_apply_locked(struct conn *conn, unsigned flags)
 {
 	if (conn->dead)
 		return;
-	if ((flags & KICK_READ) && conn->thread_readers == 0 && !conn->iot_reading) {
+	if ((flags & KICK_READ) && conn->thread_readers == 0 && !conn->iot_reading &&
+	    !conn_read_paused(conn)) {
 		ev_io_start(conn->b->ctx->loop, &conn->rio);
 		conn->iot_reading = 1;
 	}
@@ -642,7 +776,8 @@ static void rio_cb(struct ev_loop *loop, ev_io *w, int revents)
 		stop_reading(conn);
 	else
 		conn_read_locked(conn);
-	if (conn->dead)
+	/* Paused: note_written starts the watcher again. */
+	if (conn->dead || conn_read_paused(conn))
 		stop_reading(conn);
 	pthread_mutex_unlock(&b->mu);
 	ctx_run_pending(ctx);

@@ -111,6 +111,7 @@ struct sync_wait {
 
 struct call {
 	uint32_t id;
+	uint64_t seq;                /* its place in the order of ids issued on its conn */
 	uint32_t flags;              /* CALL_* */
 	struct conn *conn;           /* while pending */
 	struct arpc_binding *b;      /* a reference, held until the record is freed */
@@ -156,7 +157,7 @@ struct conn {
 	int fd;
 	int dead;                    /* failed or closed: no new calls, no more I/O */
 	int goaway;                  /* the server sent GOAWAY: no new calls */
-	uint32_t goaway_last_id;
+	arpc_status goaway_status;   /* and its reason */
 
 	struct wire_decoder in;
 	struct outq out;
@@ -168,7 +169,8 @@ struct conn {
 	size_t table_size;           /* a power of two */
 	size_t n_calls;              /* in the table */
 	size_t n_async;              /* of which asynchronous: they need a reader */
-	uint32_t next_id;
+	uint64_t id_seq;             /* ids issued, counting those skipped: a call's id
+	                                is the low 32 bits of its seq */
 
 	/* Deadlines of asynchronous calls, a binary min-heap. */
 	struct call **heap;
@@ -176,6 +178,11 @@ struct conn {
 	uint64_t timer_at;           /* deadline the I/O thread's timer is set for, 0: none */
 
 	struct list oneway;          /* one-way calls not yet known to be written, oldest first */
+
+	/* Frames the peer made us queue (PONGs): reading pauses while too
+	 * many of them wait to be written (conn.c, induced_paused). */
+	unsigned induced;            /* queued since the output queue was last written out */
+	uint64_t induced_end;        /* queued_total after the latest of them */
 
 	int thread_readers;          /* 1 while a synchronous leader reads */
 	struct list followers;       /* struct sync_wait, waiting for a reply */
@@ -283,6 +290,14 @@ ARPC_HIDDEN void conn_probe_idle_locked(struct conn *conn, uint64_t now);
 ARPC_HIDDEN void conn_iot_apply_locked(struct conn *conn, unsigned flags);
 ARPC_HIDDEN void conn_uncork(struct conn *conn);
 ARPC_HIDDEN void conn_flush_held_locked(struct conn *conn);
+ARPC_HIDDEN int conn_read_paused(const struct conn *conn);
+ARPC_HIDDEN int conn_write_out_locked(struct conn *conn);
+/* For tests, through the static lib/libarpcclient.la: sets the id the
+ * binding's current connection gives its next call, so that tests can
+ * cross the wrap at 2^32 (0, or -1 when the binding has no connection);
+ * the bytes in that connection's output queue (0 without one). */
+ARPC_HIDDEN int conn_test_set_next_id(struct arpc_binding *b, uint32_t id);
+ARPC_HIDDEN size_t conn_test_outq_len(struct arpc_binding *b);
 
 /* calltab.c */
 ARPC_HIDDEN struct call *calltab_find(const struct conn *conn, uint32_t id);

@@ -28,12 +28,19 @@ static void lead(struct conn *conn, struct call *c, struct sync_wait *sw)
 			conn_abandon_locked(conn, c, ARPC_S_TIMEOUT);
 			break;
 		}
-		struct pollfd pfd = { .fd = conn->fd, .events = POLLIN };
+		/* While reading is paused for PONGs the peer made us queue, the
+		 * leader writes them out itself instead of reading. */
+		int paused = conn_read_paused(conn);
+		struct pollfd pfd = { .fd = conn->fd, .events = paused ? POLLOUT : POLLIN };
 		pthread_mutex_unlock(&b->mu);
 		int r = poll(&pfd, 1, poll_ms_until(c->deadline));
 		pthread_mutex_lock(&b->mu);
-		if (r > 0 && !conn->dead)
+		if (r <= 0 || conn->dead)
+			continue;
+		if (!paused)
 			conn_read_locked(conn);
+		else if (conn_write_out_locked(conn) < 0)
+			conn_fail_locked(conn, ARPC_S_CALL_FAILED, ARPC_S_CALL_FAILED_DNE);
 	}
 	conn_release_reader_locked(conn);
 }

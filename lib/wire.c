@@ -86,6 +86,44 @@ const char *wire_type_name(unsigned type)
 	}
 }
 
+/* docs/protocol.md, "Status codes": the statuses a server may send.  The
+ * others mean something only inside a client (a pending handle, a failed
+ * connect, a buffer that is too small), and a client that took them from the
+ * wire would misreport its own state. */
+int wire_reply_status_valid(uint32_t status)
+{
+	switch (status) {
+	case ARPC_S_OK:
+	case ARPC_S_CALL_CANCELLED:
+	case ARPC_S_CALL_FAILED_DNE:
+	case ARPC_S_SERVER_TOO_BUSY:
+	case ARPC_S_TIMEOUT:
+	case ARPC_S_UNKNOWN_METHOD:
+	case ARPC_S_ACCESS_DENIED:
+	case ARPC_S_PROTOCOL_ERROR:
+	case ARPC_S_INVALID_ARG:
+	case ARPC_S_NO_MEMORY:
+	case ARPC_S_APP_FAULT:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int wire_goaway_status_valid(uint32_t status)
+{
+	switch (status) {
+	case ARPC_S_OK:
+	case ARPC_S_SERVER_TOO_BUSY:
+	case ARPC_S_ACCESS_DENIED:
+	case ARPC_S_PROTOCOL_ERROR:
+	case ARPC_S_NO_MEMORY:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 /* The checks that need only the header, so a bad frame is refused before
  * its body is waited for (or allocated). */
 static int check_header(uint32_t body_len, uint8_t version, uint8_t type, uint16_t flags,

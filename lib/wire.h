@@ -80,6 +80,13 @@ const char *wire_error_message(int err);
 /* "REQUEST", ... or "unknown". */
 const char *wire_type_name(unsigned type);
 
+/* 1 if a server may send `status` in a REPLY (docs/protocol.md, "Status
+ * codes"), else 0: a client takes any other as a protocol error. */
+int wire_reply_status_valid(uint32_t status);
+/* The same for GOAWAY's status word: 0, SERVER_TOO_BUSY, ACCESS_DENIED,
+ * PROTOCOL_ERROR or NO_MEMORY. */
+int wire_goaway_status_valid(uint32_t status);
+
 /*
  * Decodes the frame at the start of buf[0..len), whose body may be at most
  * max_body bytes.  Returns the frame's size (> 0) and fills *f; 0 if more

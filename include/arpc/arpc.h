@@ -20,6 +20,20 @@
  *    status and, for failures reported by the server, the reply's detail.
  *  - Pointers to library objects (arpc_binding, arpc_cq, arpc_msgq) must not
  *    be used after they have been closed or destroyed.
+ *  - The server is not trusted further than docs/protocol.md: a status it
+ *    may not send (ARPC_S_ASYNC_CALL_PENDING, or any other client-side
+ *    status) fails the connection, every call on it completing with
+ *    ARPC_S_PROTOCOL_ERROR (or ARPC_S_CALL_FAILED_DNE if its request was not
+ *    yet written); replies are capped in size; and a server that sends PINGs
+ *    without reading makes the library stop reading that connection while
+ *    1024 of its PONGs wait unwritten, so its output queue stays bounded.
+ *  - When the server refuses or leaves a connection (GOAWAY), the calls it
+ *    never saw complete with its reason: ARPC_S_ACCESS_DENIED (allow_users),
+ *    ARPC_S_SERVER_TOO_BUSY (max_connections), ARPC_S_PROTOCOL_ERROR,
+ *    ARPC_S_NO_MEMORY, or ARPC_S_CALL_FAILED_DNE when it is just closing
+ *    (shutdown, idle timeout).  They did not run and are not resent by the
+ *    library: the application may resend them.  The next call on the binding
+ *    opens a new connection.
  *  - fork(): the child starts afresh (a new I/O thread with its first
  *    binding, a new APC queue for the forking thread).  A binding opened
  *    before the fork belongs to the parent: in the child every function
@@ -57,13 +71,13 @@ typedef enum arpc_status {
 	ARPC_S_CALL_FAILED = 3,         /* connection lost after the request was sent: it may have run */
 	ARPC_S_CALL_FAILED_DNE = 4,     /* failed, and certainly did not execute */
 	ARPC_S_SERVER_UNAVAILABLE = 5,  /* nothing answers at the endpoint */
-	ARPC_S_SERVER_TOO_BUSY = 6,     /* the server refused the call for load */
+	ARPC_S_SERVER_TOO_BUSY = 6,     /* the server refused the call or the connection for load */
 	ARPC_S_TIMEOUT = 7,             /* the call's deadline passed */
 	ARPC_S_INVALID_ASYNC_HANDLE = 8,/* handle not initialized, stale, consumed or of the wrong size */
 	ARPC_S_INVALID_ASYNC_CALL = 9,  /* the operation does not fit the handle's state */
 	ARPC_S_ASYNC_HANDLE_BUSY = 10,  /* the handle already has a pending call */
 	ARPC_S_UNKNOWN_METHOD = 11,     /* the server has no such method */
-	ARPC_S_ACCESS_DENIED = 12,      /* the server refused the caller */
+	ARPC_S_ACCESS_DENIED = 12,      /* the server refused the caller (method or connection) */
 	ARPC_S_PROTOCOL_ERROR = 13,     /* a peer broke the wire protocol */
 	ARPC_S_INVALID_ARG = 14,        /* a bad argument */
 	ARPC_S_NO_MEMORY = 15,          /* out of memory */
@@ -94,7 +108,9 @@ typedef struct arpc_binding arpc_binding;
  * arpc_binding_close().
  *
  * Returns ARPC_S_OK; ARPC_S_INVALID_ARG for a malformed endpoint;
- * ARPC_S_SERVER_UNAVAILABLE when nothing accepts the connection;
+ * ARPC_S_ACCESS_DENIED when the socket's permissions refuse the caller
+ * (EACCES; a refusal by the daemon's allow_users comes with the first call
+ * instead); ARPC_S_SERVER_UNAVAILABLE when nothing accepts the connection;
  * ARPC_S_NO_MEMORY.  The first binding starts the library's I/O thread.
  */
 ARPC_EXPORT arpc_status arpc_binding_open(const char *endpoint, arpc_binding **out);
@@ -282,7 +298,14 @@ ARPC_EXPORT arpc_status arpc_async_init(arpc_async *a, size_t size);
  *                                an APC target thread with no APC queue, or
  *                                an APC to the calling thread from a CALLBACK
  *                                (the I/O thread never waits alertably);
- *   ARPC_S_SERVER_UNAVAILABLE    the connection could not be (re)established;
+ *   ARPC_S_SERVER_UNAVAILABLE    the connection could not be (re)established
+ *                                (ARPC_S_ACCESS_DENIED: the socket's
+ *                                permissions refused it);
+ *   ARPC_S_ACCESS_DENIED, ARPC_S_SERVER_TOO_BUSY
+ *                                the server refused the connection (GOAWAY)
+ *                                before the request could be written;
+ *   ARPC_S_CALL_FAILED_DNE       the connection failed before the request
+ *                                could be written, on a new connection too;
  *   ARPC_S_CALL_CANCELLED        the binding is closing;
  *   ARPC_S_NO_MEMORY.
  * The notification is never sent before this function has returned.

@@ -133,8 +133,9 @@ ARPC_EXPORT int arpc_call_fail(struct arpc_call *call, uint32_t code, const char
 /*
  * Finishes the call with one of arpc's own statuses, for example
  * ARPC_S_CALL_CANCELLED after seeing a cancel, or ARPC_S_INVALID_ARG for a
- * malformed request.  `status` must not be ARPC_S_OK or ARPC_S_APP_FAULT
- * (-EINVAL, nothing changes).  Returns as arpc_call_complete().
+ * malformed request.  `status` must be one a server may send
+ * (docs/protocol.md, "Status codes"), and not ARPC_S_OK or ARPC_S_APP_FAULT:
+ * else -EINVAL and nothing changes.  Returns as arpc_call_complete().
  */
 ARPC_EXPORT int arpc_call_abort(struct arpc_call *call, arpc_status status, const char *detail);
 

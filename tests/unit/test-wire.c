@@ -607,6 +607,53 @@ static void test_names(void **state)
 	assert_non_null(wire_error_message(WIRE_E_METHOD));
 }
 
+/*
+ * wire_reply_status_valid and wire_goaway_status_valid say what the
+ * "Status codes" table of docs/protocol.md says, row by row: its REPLY and
+ * GOAWAY columns hold "yes" for the statuses a server may send.  Every
+ * status has a row, and numbers past the table are refused.
+ */
+static void test_server_statuses_are_the_table(void **state)
+{
+	(void)state;
+	const char *top = getenv("ARPC_TOP_SRCDIR");
+	char path[4096], line[512];
+	snprintf(path, sizeof(path), "%s/docs/protocol.md", top ? top : ".");
+	FILE *fp = fopen(path, "r");
+	if (!fp)
+		fail_msg("cannot open %s", path);
+	int rows[ARPC_S_STATUS_MAX_] = {0};
+	while (fgets(line, sizeof(line), fp)) {
+		unsigned value;
+		char name[64];
+		if (sscanf(line, "| %u | %63s |", &value, name) != 2 || strncmp(name, "ARPC_S_", 7) != 0)
+			continue;
+		/* The last two cells: REPLY, GOAWAY. */
+		char *cells[8];
+		int n = 0;
+		for (char *p = strchr(line, '|'); p && n < 8; p = strchr(p + 1, '|'))
+			cells[n++] = p + 1;
+		assert_int_equal(n, 6); /* value, name, meaning, REPLY, GOAWAY, and the end */
+		int reply = strncmp(cells[3], " yes ", 5) == 0;
+		int goaway = strncmp(cells[4], " yes ", 5) == 0;
+		assert_true(value < ARPC_S_STATUS_MAX_);
+		print_message("# %u %s: REPLY %s, GOAWAY %s\n", value, name, reply ? "yes" : "no",
+		              goaway ? "yes" : "no");
+		assert_int_equal(wire_reply_status_valid(value), reply);
+		assert_int_equal(wire_goaway_status_valid(value), goaway);
+		rows[value]++;
+	}
+	fclose(fp);
+	for (unsigned v = 0; v < ARPC_S_STATUS_MAX_; v++)
+		assert_int_equal(rows[v], 1);
+	for (uint32_t v = ARPC_S_STATUS_MAX_; v < ARPC_S_STATUS_MAX_ + 1000u; v++) {
+		assert_false(wire_reply_status_valid(v));
+		assert_false(wire_goaway_status_valid(v));
+	}
+	assert_false(wire_reply_status_valid(UINT32_MAX));
+	assert_false(wire_goaway_status_valid(UINT32_MAX));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -624,6 +671,7 @@ int main(void)
 		cmocka_unit_test(test_error_is_sticky),
 		cmocka_unit_test(test_large_frame_in_pieces),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_server_statuses_are_the_table),
 	};
 	return cmocka_run_group_tests_name("wire", tests, load_vectors, NULL);
 }
