@@ -6,8 +6,13 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <systemd/sd-daemon.h>
 
 #include "arpcd.h"
@@ -21,6 +26,34 @@ static int notify_enabled(void)
 	return getenv("NOTIFY_SOCKET") != NULL;
 }
 
+/*
+ * sd_notify(3)'s datagram, sent without blocking.  libsystemd's sd_notify
+ * sends on a blocking socket, and a unix datagram queue holds only
+ * net.unix.max_dgram_qlen messages (10 by default): a receiver that reads
+ * slowly, or not at all, would stop the loop in the middle of a STATUS=
+ * update or of shutdown.  A message that finds the queue full is dropped
+ * instead (EAGAIN).  Returns 0, or a negative errno.
+ */
+static int notify_send(const char *msg)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t len = path ? strlen(path) : 0;
+	if (len < 2 || len >= sizeof(sa.sun_path) || (path[0] != '/' && path[0] != '@'))
+		return -EINVAL;
+	memcpy(sa.sun_path, path, len);
+	if (path[0] == '@')
+		sa.sun_path[0] = '\0'; /* an abstract socket */
+	socklen_t salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len);
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa, salen);
+	int err = n < 0 ? errno : 0;
+	close(fd);
+	return -err;
+}
+
 /* Sends one message.  A failure is logged once: the STATUS= and watchdog
  * timers would otherwise repeat it every few seconds. */
 static void notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -32,7 +65,7 @@ static void notify(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	int r = sd_notify(0, msg);
+	int r = notify_send(msg);
 	if (r < 0 && !warned) {
 		warned = 1;
 		errno = -r;
