@@ -11,6 +11,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "arpcd.h"
+#include "fdlimit.h"
 #include "log.h"
 #include "sdnotify.h"
 
@@ -33,6 +34,14 @@ static void notify(const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	int r = sd_notify(0, msg);
+	if (r == -EMFILE || r == -ENFILE) {
+		/* sd_notify opens a socket per message: at the descriptor limit
+		 * the watchdog ping would fail and systemd kill a daemon that
+		 * works.  The loop thread alone sends them, and owns the reserve. */
+		fdlimit_release();
+		r = sd_notify(0, msg);
+		fdlimit_refill();
+	}
 	if (r < 0 && !warned) {
 		warned = 1;
 		errno = -r;

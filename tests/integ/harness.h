@@ -39,6 +39,9 @@ struct harness {
 	 * start-up and shutdown for a daemon that slow (0: HARNESS_TIMEOUT_MS). */
 	const char *const *wrapper;
 	int wait_ms;
+	/* Set after harness_init, if at all: arpcd's RLIMIT_NOFILE (soft and
+	 * hard), set in the child before exec; 0: the test's own. */
+	unsigned long nofile_soft, nofile_hard;
 };
 
 /*
