@@ -15,8 +15,9 @@
 
 /* Descriptors arpcd holds besides connections, listeners and the reserve:
  * stdio, the epoll instance, the signalfd, the loop's and the worker
- * pool's eventfds, a transient sd_notify socket, with room for modules. */
-#define FDS_OWN 32
+ * pool's eventfds, a transient sd_notify socket, with a little room for
+ * modules. */
+#define FDS_OWN 16
 
 static int reserve_[FDLIMIT_RESERVE] = {-1, -1, -1, -1, -1, -1, -1, -1};
 

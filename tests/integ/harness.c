@@ -373,6 +373,12 @@ int harness_run_program(const char *const *argv, const char *const *env, char *o
 	return -1;
 }
 
+int harness_ms_left(int64_t end)
+{
+	int64_t left = end - harness_now_ms();
+	return left <= 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
+}
+
 int harness_wait_until(int (*cond)(void *arg), void *arg, int ms)
 {
 	int64_t end = harness_now_ms() + ms;
