@@ -21,13 +21,17 @@
 #include "arpcd.h"
 #include "config.h"
 #include "conn.h"
+#include "fdlimit.h"
 #include "listener.h"
 #include "log.h"
 
 /* Connections taken per readiness event, then the loop serves others. */
 #define ACCEPTS_PER_EVENT 64
-/* How long accepting pauses after EMFILE/ENFILE. */
+/* How long accepting pauses when even the reserve cannot take a
+ * connection (or the kernel is out of memory). */
 #define ACCEPT_PAUSE 0.5
+/* At most one warning per this many seconds while out of descriptors. */
+#define FDS_WARN_INTERVAL 10.0
 
 struct listener {
 	TAILQ_ENTRY(listener) link;
@@ -214,6 +218,51 @@ static void resume_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		ev_io_start(loop, &l->io);
 }
 
+/*
+ * accept() failed with EMFILE or ENFILE: every descriptor is taken, and
+ * the connection waiting would stay in the listen backlog, its client
+ * hanging.  The reserve is closed to take it, tell it SERVER_TOO_BUSY and
+ * close it, then reopened.  Returns 1 if the backlog may hold more, 0 if
+ * it is empty, -1 if the reserve could not take the connection (then the
+ * caller pauses accepting, or the listener would spin: it stays readable).
+ */
+static int refuse_over_fd_limit(struct listener *l, int accept_errno)
+{
+	struct server *srv = l->srv;
+	static ev_tstamp last_warn = -FDS_WARN_INTERVAL;
+	static unsigned long refused;
+
+	if (fdlimit_release() == 0) {
+		fdlimit_refill();
+		errno = accept_errno;
+		return -1;
+	}
+	int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int err = errno;
+	if (fd >= 0) {
+		srv->st.busy_rejections++;
+		refused++;
+		conn_refuse(fd, ARPC_S_SERVER_TOO_BUSY);
+	}
+	fdlimit_refill();
+	if (fd < 0) {
+		errno = err;
+		if (err == EAGAIN || err == EWOULDBLOCK)
+			return 0;
+		return err == EINTR || err == ECONNABORTED ? 1 : -1;
+	}
+	ev_tstamp now = ev_now(srv->loop);
+	if (now - last_warn >= FDS_WARN_INTERVAL) {
+		errno = accept_errno;
+		log_warn("%s: accept: out of file descriptors with %u connections; %lu refused "
+		         "with SERVER_TOO_BUSY since the last such message", l->endpoint,
+		         srv->st.connections, refused);
+		last_warn = now;
+		refused = 0;
+	}
+	return 1;
+}
+
 static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct listener *l = w->data;
@@ -227,6 +276,13 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return;
+			if (errno == EMFILE || errno == ENFILE) {
+				int r = refuse_over_fd_limit(l, errno);
+				if (r > 0)
+					continue;
+				if (r == 0)
+					return;
+			}
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
 				log_warn("%s: accept; pausing accepting for %g s", l->endpoint,
 				         ACCEPT_PAUSE);

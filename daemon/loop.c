@@ -24,6 +24,7 @@
 #include "builtin.h"
 #include "config.h"
 #include "conn.h"
+#include "fdlimit.h"
 #include "listener.h"
 #include "log.h"
 #include "loop.h"
@@ -202,19 +203,29 @@ static int reload(struct server *srv)
 	conns_apply_config(srv);
 	log_notice("reloaded '%s'%s", srv->config_path,
 	           restart ? "; some changes need a restart (see above)" : "");
+	fdlimit_check(cfg);
 	return 0;
 }
 
 /* systemd hears RELOADING=1 and then READY=1 even when the reload is
- * refused: the daemon goes on serving either way. */
+ * refused: the daemon goes on serving either way.  With every descriptor
+ * taken by connections, opening the config file (and the sockets of
+ * sd_notify, and NSS's files for user names) would fail with EMFILE: the
+ * reserve is lent for the reload.  Only this thread accepts, so no
+ * connection takes its place meanwhile; a handler on a worker thread
+ * could, and then the reserve is only as full as fdlimit_refill gets it. */
 static void sighup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct server *srv = w->data;
 	if (srv->state != SERVER_RUNNING)
 		return;
+	fdlimit_release();
 	sdnotify_reloading(srv);
 	int r = reload(srv);
 	sdnotify_reloaded(srv, r == 0);
+	if (fdlimit_refill() < FDLIMIT_RESERVE)
+		log_warnx("reload: the reserve of file descriptors is not full again "
+		          "(RLIMIT_NOFILE reached), ignoring");
 }
 
 static void init_watchers(struct server *srv)
@@ -233,6 +244,12 @@ static void init_watchers(struct server *srv)
 	ev_signal_start(srv->loop, &srv->sigterm);
 	ev_signal_start(srv->loop, &srv->sigint);
 	ev_signal_start(srv->loop, &srv->sighup);
+	/* libev falls back to a handler (and unblocks the signals in this
+	 * thread) when it cannot make a signalfd: the daemon still works, but
+	 * say so, since signals then depend on where the handler runs. */
+	struct sigaction sa;
+	if (sigaction(SIGHUP, NULL, &sa) == 0 && sa.sa_handler != SIG_DFL)
+		log_notice("signals: no signalfd; libev takes them through a handler");
 }
 
 static void stop_watchers(struct server *srv)
@@ -260,6 +277,8 @@ static int start(struct server *srv)
 	methods_seal(srv->methods);
 	if (!(srv->pool = worker_pool_new(srv->loop, srv->cfg->workers)))
 		return -1;
+	if (fdlimit_reserve_init() < 0)
+		return -1;
 	if (listeners_open(srv) < 0)
 		return -1;
 	init_watchers(srv);
@@ -284,7 +303,8 @@ int server_run(struct config *cfg, const char *config_path, char *const *listen_
 	TAILQ_INIT(&srv.dead);
 	TAILQ_INIT(&srv.budget_wait);
 	apply_log_level(cfg);
-	srv.loop = ev_default_loop(EVFLAG_AUTO);
+	/* EVFLAG_SIGNALFD: see main(), which blocked the signals. */
+	srv.loop = ev_default_loop(EVFLAG_AUTO | EVFLAG_SIGNALFD);
 	if (!srv.loop) {
 		log_errorx("cannot create the event loop (libev)");
 		config_free(cfg);
@@ -304,6 +324,7 @@ int server_run(struct config *cfg, const char *config_path, char *const *listen_
 
 	if (start(&srv) < 0) {
 		listeners_close(&srv);
+		fdlimit_reserve_free();
 		worker_pool_free(srv.pool);
 		modules_unload(&srv);
 		methods_free(srv.methods);
@@ -314,6 +335,7 @@ int server_run(struct config *cfg, const char *config_path, char *const *listen_
 
 	stop_watchers(&srv);
 	listeners_close(&srv);
+	fdlimit_reserve_free();
 	conns_free_dead(&srv);
 	if (srv.exit_code != 0)
 		return srv.exit_code; /* handlers still hold workers: do not join them */

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fdlimit.h"
 #include "log.h"
 #include "loop.h"
 
@@ -120,6 +122,10 @@ int main(int argc, char **argv)
 	}
 
 	log_init(verbose ? LOG_DEBUG : LOG_INFO);
+	/* First, so that --check-config judges max_connections against the
+	 * limit the daemon would run with. */
+	unsigned long long nofile_from, nofile_to;
+	int raised = fdlimit_raise(&nofile_from, &nofile_to);
 	if (config_load(path, &cfg, err, sizeof(err)) < 0 ||
 	    (nlisten && config_set_listen(cfg, listen, nlisten, err, sizeof(err)) < 0) ||
 	    (check && check_module_files(cfg, err, sizeof(err)) < 0)) {
@@ -128,6 +134,7 @@ int main(int argc, char **argv)
 		config_free(cfg);
 		return 1;
 	}
+	fdlimit_check(cfg);
 	if (check) {
 		printf("configuration OK\n");
 		if (cfg->nlisten == 0)
@@ -139,5 +146,23 @@ int main(int argc, char **argv)
 	/* A client that disconnects mid-write must not kill us; sends use
 	 * MSG_NOSIGNAL as well. */
 	signal(SIGPIPE, SIG_IGN);
+	if (raised > 0)
+		log_info("file descriptors: soft limit raised from %llu to %llu", nofile_from,
+		         nofile_to);
+	/* The loop takes these through a signalfd (EVFLAG_SIGNALFD), with no
+	 * handler: blocked here, before any thread exists, every thread
+	 * inherits the mask, so the kernel keeps them pending for the fd
+	 * instead of running a handler on whichever thread it picks (or, under
+	 * ThreadSanitizer, whenever its runtime gets round to it). */
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	if ((errno = pthread_sigmask(SIG_BLOCK, &sigs, NULL)) != 0) {
+		log_error("cannot block SIGTERM, SIGINT and SIGHUP");
+		config_free(cfg);
+		return 1;
+	}
 	return server_run(cfg, path, listen, nlisten, verbose);
 }

@@ -16,6 +16,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "arpcd.h"
+#include "fdlimit.h"
 #include "log.h"
 #include "sdnotify.h"
 
@@ -66,6 +67,14 @@ static void notify(const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	int r = notify_send(msg);
+	if (r == -EMFILE || r == -ENFILE) {
+		/* A socket per message: at the descriptor limit the watchdog ping
+		 * would fail and systemd kill a daemon that works.  The loop
+		 * thread alone sends them, and owns the reserve. */
+		fdlimit_release();
+		r = notify_send(msg);
+		fdlimit_refill();
+	}
 	if (r < 0 && !warned) {
 		warned = 1;
 		errno = -r;

@@ -273,7 +273,21 @@ void wire_decoder_free(struct wire_decoder *d)
 
 void wire_decoder_set_max_body(struct wire_decoder *d, uint32_t max_body)
 {
+	/* Only the first change since the frames began counts: the limit
+	 * they began with. */
+	if (d->end > d->start && d->begun_max == 0) {
+		d->begun_max = d->max_body;
+		d->begun_end = d->end;
+	}
 	d->max_body = clamp_max_body(max_body);
+}
+
+/* The limit for the frame at d->start. */
+static uint32_t frame_limit(const struct wire_decoder *d)
+{
+	if (d->begun_max && d->start < d->begun_end && d->begun_max > d->max_body)
+		return d->begun_max;
+	return d->max_body;
 }
 
 size_t wire_decoder_buffered(const struct wire_decoder *d)
@@ -284,7 +298,7 @@ size_t wire_decoder_buffered(const struct wire_decoder *d)
 /* Grows the buffer to at least `want` bytes (within the frame limit). */
 static int decoder_grow(struct wire_decoder *d, size_t want)
 {
-	size_t limit = WIRE_HEADER_SIZE + (size_t)d->max_body;
+	size_t limit = WIRE_HEADER_SIZE + (size_t)frame_limit(d);
 	size_t cap = d->cap ? d->cap : DECODER_INITIAL_CAP;
 	while (cap < want)
 		cap *= 2;
@@ -309,12 +323,14 @@ uint8_t *wire_decoder_space(struct wire_decoder *d, size_t *room)
 	size_t buffered = d->end - d->start;
 	if (buffered == 0) {
 		d->start = d->end = 0;
+		d->begun_max = 0;
 		if (d->cap > DECODER_KEEP_CAP)
 			wire_decoder_free(d);
 	}
 
 	if (d->cap - d->end < DECODER_MIN_ROOM && d->start > 0) {
 		memmove(d->buf, d->buf + d->start, buffered);
+		d->begun_end = d->begun_end > d->start ? d->begun_end - d->start : 0;
 		d->start = 0;
 		d->end = buffered;
 	}
@@ -370,7 +386,7 @@ int wire_decoder_next(struct wire_decoder *d, struct wire_frame *f)
 		return d->error;
 	if (d->end == d->start)
 		return 0; /* also covers the buffer not yet allocated */
-	ssize_t r = wire_parse(d->buf + d->start, d->end - d->start, d->max_body, f);
+	ssize_t r = wire_parse(d->buf + d->start, d->end - d->start, frame_limit(d), f);
 	if (r < 0) {
 		d->error = (int)r;
 		return d->error;
@@ -378,5 +394,7 @@ int wire_decoder_next(struct wire_decoder *d, struct wire_frame *f)
 	if (r == 0)
 		return 0;
 	d->start += (size_t)r;
+	if (d->start >= d->begun_end)
+		d->begun_max = 0;
 	return 1;
 }

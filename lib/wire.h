@@ -135,13 +135,19 @@ struct wire_decoder {
 	size_t start;      /* first byte not yet returned as a frame */
 	size_t end;        /* one past the last byte received */
 	uint32_t max_body;
+	/* The limit before the last change, for the frames that had begun
+	 * then: those starting before begun_end.  0 when there are none. */
+	uint32_t begun_max;
+	size_t begun_end;
 	int error;         /* sticky: the first error seen, or 0 */
 };
 
 void wire_decoder_init(struct wire_decoder *d, uint32_t max_body);
 /* Frees the buffer; the decoder may be initialized again. */
 void wire_decoder_free(struct wire_decoder *d);
-/* Changes the body limit (a config reload); applies to frames not yet begun. */
+/* Changes the body limit (a config reload); applies to frames not yet
+ * begun.  A frame of which some bytes are buffered keeps the limit it
+ * began with, or the new one if that is higher. */
 void wire_decoder_set_max_body(struct wire_decoder *d, uint32_t max_body);
 
 /*

@@ -127,6 +127,16 @@ int notify_recv(int fd, char *buf, size_t len, int ms)
 	return 1;
 }
 
+int notify_wait_for(int fd, const char *assignment, char *buf, size_t len, int ms)
+{
+	int64_t end = harness_now_ms() + ms;
+	int left;
+	while ((left = harness_ms_left(end)) > 0 && notify_recv(fd, buf, len, left))
+		if (notify_has(buf, assignment))
+			return 1;
+	return 0;
+}
+
 int notify_has(const char *msg, const char *assignment)
 {
 	size_t n = strlen(assignment);

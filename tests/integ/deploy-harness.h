@@ -39,6 +39,11 @@ int notify_open(struct harness *h, const char *name, char *path, size_t len);
 /* The next message, NUL-terminated, waiting at most ms.  1, 0 on timeout. */
 int notify_recv(int fd, char *buf, size_t len, int ms);
 
+/* Reads messages until one holds the line `assignment`, for at most ms in
+ * all (however many other messages come meanwhile).  1 with that message
+ * in buf, or 0. */
+int notify_wait_for(int fd, const char *assignment, char *buf, size_t len, int ms);
+
 /* Whether a message holds the line `assignment` ("READY=1"). */
 int notify_has(const char *msg, const char *assignment);
 

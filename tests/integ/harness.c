@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -209,8 +210,9 @@ int harness_start(struct harness *h, const char *const *args)
 
 	if (open_notify(h) < 0)
 		return -1;
-	/* Drop anything a previous run left in the notify socket. */
-	while (recv(h->notify_fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+	/* Drop anything a previous run left in the notify socket (a dead
+	 * daemon's: a bounded number). */
+	for (int i = 0; i < 4096 && recv(h->notify_fd, buf, sizeof(buf), MSG_DONTWAIT) > 0; i++)
 		;
 	for (size_t i = 0; h->wrapper && h->wrapper[i] && n < 16; i++)
 		argv[n++] = h->wrapper[i];
@@ -231,6 +233,14 @@ int harness_start(struct harness *h, const char *const *args)
 		if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0)
 			_exit(126);
 		setenv("NOTIFY_SOCKET", h->notify, 1);
+		if (h->nofile_soft) {
+			struct rlimit rl = {(rlim_t)h->nofile_soft, (rlim_t)h->nofile_hard};
+			if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+				fprintf(stderr, "harness: setrlimit(RLIMIT_NOFILE, %lu, %lu): %s\n",
+				        h->nofile_soft, h->nofile_hard, strerror(errno));
+				_exit(125);
+			}
+		}
 		/* p: a wrapper may be a bare name, found on PATH. */
 		execvp(argv[0], (char *const *)(uintptr_t)argv);
 		fprintf(stderr, "harness: exec %s: %s\n", argv[0], strerror(errno));
@@ -365,6 +375,12 @@ int harness_run_program(const char *const *argv, const char *const *env, char *o
 		return -1;
 	fprintf(stderr, "# %s: killed after %d ms\n", argv[0], timeout_ms);
 	return -1;
+}
+
+int harness_ms_left(int64_t end)
+{
+	int64_t left = end - harness_now_ms();
+	return left <= 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
 }
 
 int harness_wait_until(int (*cond)(void *arg), void *arg, int ms)

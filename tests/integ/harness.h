@@ -39,6 +39,9 @@ struct harness {
 	 * start-up and shutdown for a daemon that slow (0: HARNESS_TIMEOUT_MS). */
 	const char *const *wrapper;
 	int wait_ms;
+	/* Set after harness_init, if at all: arpcd's RLIMIT_NOFILE (soft and
+	 * hard), set in the child before exec; 0: the test's own. */
+	unsigned long nofile_soft, nofile_hard;
 };
 
 /*
@@ -108,6 +111,12 @@ int harness_wait_log(const struct harness *h, const char *needle, int ms);
 
 /* Milliseconds on CLOCK_MONOTONIC. */
 int64_t harness_now_ms(void);
+
+/* Milliseconds left until `end` (harness_now_ms() terms), 0 once past it.
+ * A loop that waits for several messages takes its bound from one `end`
+ * set before it, so that the whole wait is bounded, not each message: a
+ * daemon that keeps talking (STATUS=, WATCHDOG=1) cannot stretch it. */
+int harness_ms_left(int64_t end);
 
 /* A TCP port nothing listens on right now on 127.0.0.1 (the kernel's pick),
  * or -1 (printed). */

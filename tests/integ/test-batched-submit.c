@@ -22,6 +22,7 @@
 #include <arpc/arpc.h>
 
 #include "client-harness.h"
+#include "harness.h"
 
 #define BATCH 64
 
@@ -46,13 +47,15 @@ static void start_batch(arpc_binding *b, struct batch *bt, uint32_t flags)
 	}
 }
 
-/* Reads the eventfd until `want` notifications arrived or ms passed. */
+/* Reads the eventfd until `want` notifications arrived or ms passed, in
+ * all. */
 static uint64_t collect(int efd, uint64_t want, int ms)
 {
 	uint64_t got = 0;
+	int64_t end = harness_now_ms() + ms;
 	while (got < want) {
 		struct pollfd p = { .fd = efd, .events = POLLIN };
-		if (poll(&p, 1, ms) != 1)
+		if (poll(&p, 1, harness_ms_left(end)) != 1)
 			break;
 		uint64_t n;
 		if (read(efd, &n, sizeof(n)) == sizeof(n))

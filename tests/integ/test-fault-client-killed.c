@@ -61,6 +61,8 @@ static void child_main(const char *endpoint, int ready)
 			_exit(4);
 	if (write(ready, "r", 1) != 1)
 		_exit(5);
+	/* Should the test die before it kills us, we do not outlive it long. */
+	alarm(60);
 	for (;;)
 		pause();
 }

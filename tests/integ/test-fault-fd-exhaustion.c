@@ -1,13 +1,14 @@
 /*
  * test-fault-fd-exhaustion.c: arpcd runs out of file descriptors.  Its
  * RLIMIT_NOFILE is lowered (prlimit(2) on the running daemon) to leave it a
- * few descriptors, clients connect until accept(2) fails with EMFILE, and
- * more connect behind them (they wait in the listen backlog).  The daemon
- * pauses accepting instead of spinning on a listener that stays readable:
- * over a bounded interval its CPU time (/proc/PID/stat) grows by less than
- * half the wall time, which a busy loop cannot do.  Meanwhile the accepted
- * connections are served; once some close, the waiting ones are accepted
- * and answered.
+ * few descriptors, clients connect until it holds all it may, and more
+ * connect behind them.  Those are not left in the listen backlog: each is
+ * accepted through the daemon's reserve of descriptors, told GOAWAY
+ * ARPC_S_SERVER_TOO_BUSY and closed.  The daemon does not spin on a
+ * listener that stays readable: over a bounded interval its CPU time
+ * (/proc/PID/stat) grows by less than half the wall time, which a busy
+ * loop cannot do.  Meanwhile the accepted connections are served; once
+ * some close, new ones are accepted and answered.
  */
 #include "config.h"
 
@@ -26,11 +27,13 @@
 
 #include <cmocka.h>
 
+#include <arpc/arpc.h>
+
 #include "fault-harness.h"
 
 enum {
 	SPARE = 8,       /* descriptors the daemon may open past what it holds */
-	WAITING = 4,     /* connections left in the backlog */
+	WAITING = 4,     /* connections refused, and later served */
 	MAX_CONNS = 64,  /* bound on the connections the test opens */
 	IDLE_MS = 1000,  /* the interval the CPU time is measured over */
 };
@@ -91,6 +94,12 @@ static int fds_back(void *arg)
 	return free_below(h->pid, limit) >= SPARE;
 }
 
+static int fds_free(void *arg)
+{
+	struct harness *h = arg;
+	return free_below(h->pid, limit) > 0;
+}
+
 static void ping(struct wc *c, uint32_t id)
 {
 	struct wc_frame f;
@@ -98,7 +107,7 @@ static void ping(struct wc *c, uint32_t id)
 	wc_frame_free(&f);
 }
 
-static void test_accept_pauses_and_resumes(void **state)
+static void test_refuses_past_the_limit_and_resumes(void **state)
 {
 	struct harness *h = *state;
 	static struct wc conns[MAX_CONNS], waiting[WAITING];
@@ -123,18 +132,34 @@ static void test_accept_pauses_and_resumes(void **state)
 	}
 	assert_true(n >= WAITING + 1);
 
-	/* These connect (the backlog) but cannot be accepted. */
+	/* These are refused: GOAWAY SERVER_TOO_BUSY, then closed. */
 	for (int i = 0; i < WAITING; i++) {
+		struct wc_frame f;
 		assert_int_equal(wc_connect(&waiting[i], h->endpoint), 0);
-		assert_int_equal(wc_send_request(&waiting[i], 1, "sys.ping", NULL, 0, 0, 0), 0);
+		assert_int_equal(wc_read(&waiting[i], &f, HARNESS_TIMEOUT_MS), 1);
+		assert_int_equal(f.type, WIRE_GOAWAY);
+		assert_int_equal(f.word, ARPC_S_SERVER_TOO_BUSY);
+		wc_frame_free(&f);
+		assert_int_equal(wc_read(&waiting[i], &f, HARNESS_TIMEOUT_MS), 0);
+		wc_close(&waiting[i]);
 	}
-	if (!harness_wait_log(h, "pausing accepting", HARNESS_TIMEOUT_MS))
-		fail_msg("arpcd never logged that it pauses accepting");
+	if (!harness_wait_log(h, "out of file descriptors", HARNESS_TIMEOUT_MS))
+		fail_msg("arpcd never logged that it is out of file descriptors");
 
-	/* No busy loop: far less CPU than wall time while the backlog waits. */
+	/* No busy loop: far less CPU than wall time while at the limit, with
+	 * a client knocking all along. */
 	long long cpu0 = cpu_ms(h->pid);
 	int64_t t0 = harness_now_ms();
-	usleep(IDLE_MS * 1000);
+	for (int k = 0; harness_now_ms() - t0 < IDLE_MS && k < 1000; k++) {
+		struct wc late;
+		struct wc_frame f;
+		assert_int_equal(wc_connect(&late, h->endpoint), 0);
+		assert_int_equal(wc_read(&late, &f, HARNESS_TIMEOUT_MS), 1);
+		assert_int_equal(f.word, ARPC_S_SERVER_TOO_BUSY);
+		wc_frame_free(&f);
+		wc_close(&late);
+		usleep(50 * 1000);
+	}
 	long long cpu1 = cpu_ms(h->pid);
 	int64_t wall = harness_now_ms() - t0;
 	assert_true(cpu0 >= 0 && cpu1 >= 0);
@@ -143,26 +168,18 @@ static void test_accept_pauses_and_resumes(void **state)
 		fail_msg("arpcd used %lld ms of CPU in %lld ms while out of descriptors",
 		         cpu1 - cpu0, (long long)wall);
 
-	/* The accepted connections are served all along; the waiting ones
-	 * cannot have been, with no descriptor to take them. */
+	/* The accepted connections are served all along. */
 	for (int i = 0; i < n; i++)
 		ping(&conns[i], 2);
-	for (int i = 0; i < WAITING; i++) {
-		struct pollfd pfd = { .fd = waiting[i].fd, .events = POLLIN };
-		assert_int_equal(poll(&pfd, 1, 0), 0);
-	}
 
-	/* Descriptors free up: the waiting connections are accepted and
-	 * answered, and the rest go on being served. */
+	/* Descriptors free up: new connections are accepted and answered,
+	 * and the rest go on being served. */
 	for (int i = 0; i < WAITING; i++)
 		wc_close(&conns[i]);
 	for (int i = 0; i < WAITING; i++) {
-		struct wc_frame f;
-		assert_int_equal(wc_read(&waiting[i], &f, HARNESS_TIMEOUT_MS), 1);
-		assert_int_equal(f.type, WIRE_REPLY);
-		assert_int_equal(f.call_id, 1);
-		assert_int_equal(f.word, 0);
-		wc_frame_free(&f);
+		if (!harness_wait_until(fds_free, h, HARNESS_TIMEOUT_MS))
+			fail_msg("arpcd has no descriptor free after connections closed");
+		assert_int_equal(wc_connect(&waiting[i], h->endpoint), 0);
 		ping(&waiting[i], 2);
 	}
 	for (int i = WAITING; i < n; i++)
@@ -186,7 +203,7 @@ static void test_accept_pauses_and_resumes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_accept_pauses_and_resumes),
+		cmocka_unit_test(test_refuses_past_the_limit_and_resumes),
 	};
 	return cmocka_run_group_tests_name("fault-fd-exhaustion", tests, setup,
 	                                   fault_teardown);

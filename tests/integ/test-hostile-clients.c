@@ -330,7 +330,8 @@ static void random_garbage(void **state)
 		assert_true(send_tolerant(&c, buf, sizes[i]) >= 0);
 		(void)shutdown(c.fd, SHUT_WR); /* the daemon may have closed it already */
 		int r;
-		while ((r = wc_read(&c, &f, HARNESS_TIMEOUT_MS)) == 1) {
+		int64_t end = harness_now_ms() + HARNESS_TIMEOUT_MS;
+		while ((r = wc_read(&c, &f, harness_ms_left(end))) == 1) {
 			/* Random bytes could make a valid PING: it would be answered. */
 			if (f.type == WIRE_GOAWAY) {
 				assert_int_equal(f.word, ARPC_S_PROTOCOL_ERROR);
@@ -680,15 +681,24 @@ static void never_reading_echo_flood(void **state)
 	pthread_cond_broadcast(&fl.cv);
 	pthread_mutex_unlock(&fl.mu);
 
-	/* Sample the daemon's memory until the flood ends (bounded: each send
-	 * is bounded in time, and the daemon cuts it off). */
+	/* Sample the daemon's memory until the flood ends (the daemon cuts it
+	 * off), within an overall bound: past it the socket is shut down, which
+	 * ends the flood's sends, and the test fails. */
+	int64_t end = harness_now_ms() + 6 * HARNESS_TIMEOUT_MS;
+	int timed_out = 0;
 	while (!flood_done(&fl)) {
+		if (!timed_out && harness_ms_left(end) == 0) {
+			timed_out = 1;
+			(void)shutdown(fl.c.fd, SHUT_RDWR);
+		}
 		long rss = harness_proc_status_kb(h.pid, "VmRSS");
 		if (rss > rss_peak)
 			rss_peak = rss;
 		usleep(1000);
 	}
 	pthread_join(t, NULL);
+	if (timed_out)
+		fail_msg("the flood still ran %d ms after it began", 6 * HARNESS_TIMEOUT_MS);
 	/* With the peak reset, VmHWM is the true peak of the flood; sampling
 	 * every millisecond is the fallback (and may miss a short peak). */
 	long hwm = harness_proc_status_kb(h.pid, "VmHWM");

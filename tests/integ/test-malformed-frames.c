@@ -121,7 +121,8 @@ static int expect_goaway(const struct bad_frame *bf, const uint8_t *before, size
 		assert_int_equal(wc_send_raw(&c, before, before_len), 0);
 	assert_int_equal(wc_send_raw(&c, bf->bytes, bf->len), 0);
 	/* Bounded: a GOAWAY and at most one reply, then EOF (r = 0). */
-	while (frames++ <= 2 && (r = wc_read(&c, &f, HARNESS_TIMEOUT_MS)) == 1) {
+	int64_t end = harness_now_ms() + HARNESS_TIMEOUT_MS;
+	while (frames++ <= 2 && (r = wc_read(&c, &f, harness_ms_left(end))) == 1) {
 		if (f.type == WIRE_GOAWAY) {
 			assert_int_equal(f.word, ARPC_S_PROTOCOL_ERROR);
 			assert_int_equal(f.call_id, last_accepted);

@@ -121,7 +121,7 @@ static int rec_until(struct rec *r, const char *line)
 {
 	int64_t end = harness_now_ms() + HARNESS_TIMEOUT_MS;
 	int left;
-	while ((left = (int)(end - harness_now_ms())) > 0 && rec_next(r, left))
+	while ((left = harness_ms_left(end)) > 0 && rec_next(r, left))
 		if (notify_has(r->msg, line))
 			return 1;
 	return 0;
@@ -153,7 +153,7 @@ static void test_ready_watchdog_reload_stopping(void **state)
 	assert_non_null(strstr(v, "connections"));
 
 	int64_t end = harness_now_ms() + HARNESS_TIMEOUT_MS;
-	while (r->watchdogs < 3 && harness_now_ms() < end && rec_next(r, HARNESS_TIMEOUT_MS))
+	while (r->watchdogs < 3 && harness_ms_left(end) > 0 && rec_next(r, harness_ms_left(end)))
 		;
 	printf("# %u WATCHDOG=1 messages counted\n", r->watchdogs);
 	assert_true(r->watchdogs >= 3);
@@ -212,7 +212,7 @@ static void test_status_from_timer_not_per_call(void **state)
 	assert_int_equal(wc_send_u32(&c, 1000, "demo.async_delay", 60000), 0);
 	int found = 0;
 	int64_t end = harness_now_ms() + 3 * HARNESS_TIMEOUT_MS / 2;
-	while (!found && harness_now_ms() < end && rec_next(r, HARNESS_TIMEOUT_MS))
+	while (!found && harness_ms_left(end) > 0 && rec_next(r, harness_ms_left(end)))
 		found = r->seq[r->n - 1] == 'T' &&
 		        strstr(r->msg, "STATUS=1 connections, 1 calls in flight") != NULL;
 	printf("# STATUS= messages after READY=1: %u (101 calls made)\n", r->statuses);

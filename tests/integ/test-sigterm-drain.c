@@ -45,7 +45,8 @@ static void sigterm_lets_calls_finish(void **state)
 	assert_int_equal(kill(h.pid, SIGTERM), 0);
 	memset(seen, 0, sizeof(seen));
 	/* Bounded: one GOAWAY and NCALLS replies, then EOF (r = 0). */
-	while (frames++ <= NCALLS + 1 && (r = wc_read(&c, &f, HARNESS_TIMEOUT_MS)) == 1) {
+	int64_t end = harness_now_ms() + HARNESS_TIMEOUT_MS;
+	while (frames++ <= NCALLS + 1 && (r = wc_read(&c, &f, harness_ms_left(end))) == 1) {
 		if (f.type == WIRE_GOAWAY) {
 			/* Says the highest call still answered: all of ours. */
 			assert_int_equal(f.word, ARPC_S_OK);
@@ -102,7 +103,8 @@ static void grace_period_ends_in_cancel(void **state)
 	assert_int_equal(wc_connect(&late, h.endpoint), -1);
 	wc_close(&late);
 
-	while (frames++ <= 3 && (r = wc_read(&c, &f, HARNESS_TIMEOUT_MS)) == 1) {
+	int64_t end = harness_now_ms() + HARNESS_TIMEOUT_MS;
+	while (frames++ <= 3 && (r = wc_read(&c, &f, harness_ms_left(end))) == 1) {
 		assert_int_equal(f.type, WIRE_REPLY);
 		assert_in_range(f.call_id, 1, 3);
 		assert_int_equal(f.word, ARPC_S_CALL_CANCELLED);

@@ -599,6 +599,65 @@ static void test_large_frame_in_pieces(void **state)
 	free(frame);
 }
 
+/* A lower limit set while a frame is half received (a reload of
+ * max_frame) leaves that frame to the limit it began with, and the frames
+ * already buffered behind it; the next frame meets the new limit. */
+static void test_lower_limit_spares_frames_begun(void **state)
+{
+	const size_t body = 40000, small = 100;
+	uint8_t *frames = malloc(2 * (WIRE_HEADER_SIZE + body));
+	assert_non_null(frames);
+	wire_pack_reply_prefix(frames, 1, 0, 0, body);
+	memset(frames + WIRE_HEADER_SIZE, 'a', body);
+	wire_pack_reply_prefix(frames + WIRE_HEADER_SIZE + body, 2, 0, 0, body);
+	memset(frames + 2 * WIRE_HEADER_SIZE + body, 'b', body);
+	struct wire_decoder d;
+	struct wire_frame f;
+	wire_decoder_init(&d, 65536);
+
+	/* Frame 1 half in, and only its header: the limit drops meanwhile. */
+	assert_int_equal(wire_decoder_feed(&d, frames, WIRE_HEADER_SIZE + 10), WIRE_HEADER_SIZE + 10);
+	assert_int_equal(wire_decoder_next(&d, &f), 0);
+	wire_decoder_set_max_body(&d, 4096);
+	wire_decoder_set_max_body(&d, 2048); /* a second reload: still 65536 for it */
+	size_t rest = WIRE_HEADER_SIZE + body - (WIRE_HEADER_SIZE + 10);
+	assert_int_equal(wire_decoder_feed(&d, frames + WIRE_HEADER_SIZE + 10, rest), (ssize_t)rest);
+	assert_int_equal(wire_decoder_next(&d, &f), 1);
+	assert_int_equal(f.call_id, 1);
+	assert_int_equal(f.data_len, body);
+
+	/* A small frame is fine, a big one begun after the change is not. */
+	uint8_t hdr[WIRE_HEADER_SIZE + 100];
+	wire_pack_reply_prefix(hdr, 3, 0, 0, small);
+	memset(hdr + WIRE_HEADER_SIZE, 'c', small);
+	assert_int_equal(wire_decoder_feed(&d, hdr, sizeof(hdr)), (ssize_t)sizeof(hdr));
+	assert_int_equal(wire_decoder_next(&d, &f), 1);
+	assert_int_equal(f.call_id, 3);
+	assert_int_equal(wire_decoder_feed(&d, frames + WIRE_HEADER_SIZE + body, WIRE_HEADER_SIZE),
+	                 WIRE_HEADER_SIZE);
+	assert_int_equal(wire_decoder_next(&d, &f), WIRE_E_TOO_LARGE);
+	wire_decoder_free(&d);
+
+	/* Two frames buffered (a connection paused at its in-flight limit
+	 * holds whole frames) when the limit drops: both began under the old
+	 * one, the second only partly received. */
+	const size_t mid = 20000;
+	wire_pack_reply_prefix(frames, 4, 0, 0, mid);
+	wire_pack_reply_prefix(frames + WIRE_HEADER_SIZE + mid, 5, 0, 0, mid);
+	size_t both = 2 * (WIRE_HEADER_SIZE + mid);
+	wire_decoder_init(&d, 65536);
+	assert_int_equal(wire_decoder_feed(&d, frames, both - 5), (ssize_t)(both - 5));
+	wire_decoder_set_max_body(&d, 4096);
+	assert_int_equal(wire_decoder_next(&d, &f), 1);
+	assert_int_equal(f.call_id, 4);
+	assert_int_equal(wire_decoder_feed(&d, frames + both - 5, 5), 5);
+	assert_int_equal(wire_decoder_next(&d, &f), 1);
+	assert_int_equal(f.call_id, 5);
+	assert_int_equal(f.data_len, mid);
+	wire_decoder_free(&d);
+	free(frames);
+}
+
 static void test_names(void **state)
 {
 	assert_string_equal(wire_type_name(WIRE_GOAWAY), "GOAWAY");
@@ -670,6 +729,7 @@ int main(void)
 		cmocka_unit_test(test_decoder_memory_bound),
 		cmocka_unit_test(test_error_is_sticky),
 		cmocka_unit_test(test_large_frame_in_pieces),
+		cmocka_unit_test(test_lower_limit_spares_frames_begun),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_server_statuses_are_the_table),
 	};
