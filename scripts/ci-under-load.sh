@@ -29,7 +29,8 @@ stop_load() {
 		load_pid=
 	fi
 }
-trap stop_load EXIT INT TERM
+trap stop_load EXIT
+trap 'stop_load; exit 130' INT TERM
 
 git clone -q "$top" "$work/load"
 (cd "$work/load" && ./autogen.sh >/dev/null 2>&1 && mkdir -p _build &&

@@ -553,8 +553,9 @@ static void goaway_names_outstanding_call_across_wrap(void **state)
 /* ---- refusals by a real arpcd -------------------------------------------- */
 
 /* Runs argv (argv[0] a path) as `uid` when that is not ours, with stdout
- * and stderr to /dev/null; returns its exit status, or -1. */
-static int run_as(uid_t uid, const char *const *argv)
+ * and stderr to /dev/null and, if lib_dir is not NULL, shared libraries
+ * looked up there first; returns its exit status, or -1. */
+static int run_as(uid_t uid, const char *const *argv, const char *lib_dir)
 {
 	pid_t pid = fork();
 	if (pid < 0)
@@ -563,6 +564,8 @@ static int run_as(uid_t uid, const char *const *argv)
 		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
 		if (null < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
 			_exit(120);
+		if (lib_dir && setenv("LD_LIBRARY_PATH", lib_dir, 1) < 0)
+			_exit(123);
 		if (uid != getuid() &&
 		    (setgroups(0, NULL) < 0 || setgid(uid) < 0 || setuid(uid) < 0))
 			_exit(121);
@@ -624,20 +627,56 @@ static int client_main(const char *endpoint)
 	return sync_st == async_st ? (int)sync_st : 100 + (int)async_st;
 }
 
+/* Copies the file at src to h.dir/name, executable by anyone: another uid
+ * may be unable to reach the build tree (a clone in a private directory),
+ * while the test directory is open to it.  Fails the test if it cannot. */
+static void copy_to_test_dir(const char *src, const char *name, char *dst, size_t len)
+{
+	snprintf(dst, len, "%s/%s", h.dir, name);
+	int in = open(src, O_RDONLY | O_CLOEXEC);
+	int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+	char buf[65536];
+	ssize_t n = 0;
+	while (in >= 0 && out >= 0 && (n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n) {
+			n = -1;
+			break;
+		}
+	int ok = in >= 0 && out >= 0 && n == 0;
+	int err = errno;
+	if (in >= 0)
+		close(in);
+	if (out >= 0 && close(out) < 0)
+		ok = 0;
+	if (!ok)
+		fail_msg("cannot copy %s to %s: %s", src, dst, strerror(err));
+}
+
+/* This program (linked with the library statically) as a refused client. */
 static int client_as(uid_t uid, const char *endpoint)
 {
 	char self[4096];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	assert_true(n > 0);
-	self[n] = '\0';
+	copy_to_test_dir("/proc/self/exe", "client", self, sizeof(self));
 	const char *argv[] = {self, "--client", endpoint, NULL};
-	return run_as(uid, argv);
+	return run_as(uid, argv, NULL);
+}
+
+/* `arpc -e ENDPOINT ping` as `uid`: the real program and library of the
+ * build tree, copied where that uid can run them. */
+static int ping_as(uid_t uid, const char *endpoint)
+{
+	char src[4096], arpc[4096], lib[4096];
+	copy_to_test_dir(built("tools/.libs/arpc", src, sizeof(src)), "arpc", arpc, sizeof(arpc));
+	copy_to_test_dir(built("lib/.libs/libarpc.so.0", src, sizeof(src)), "libarpc.so.0", lib,
+	                 sizeof(lib));
+	const char *argv[] = {arpc, "-e", endpoint, "ping", NULL};
+	return run_as(uid, argv, h.dir);
 }
 
 static void allow_users_denies_with_its_reason(void **state)
 {
 	(void)state;
-	char extra[256], arpc[4096];
+	char extra[256];
 	uid_t peer = getuid() == 0 ? UNPRIVILEGED_UID : getuid();
 	/* The socket world-reachable, so that allow_users alone decides. */
 	snprintf(extra, sizeof(extra), "socket_mode = 0666\nallow_users = %u\n",
@@ -647,9 +686,7 @@ static void allow_users_denies_with_its_reason(void **state)
 	assert_int_equal(harness_start(&h, NULL), 0);
 
 	assert_int_equal(client_as(peer, h.endpoint), ARPC_S_ACCESS_DENIED);
-	const char *ping[] = {built("tools/arpc", arpc, sizeof(arpc)), "-e", h.endpoint, "ping",
-	                      NULL};
-	assert_int_equal(run_as(peer, ping), 77); /* arpc(1): access denied */
+	assert_int_equal(ping_as(peer, h.endpoint), 77); /* arpc(1): access denied */
 	assert_int_equal(harness_stop(&h), 0);
 }
 
@@ -658,7 +695,6 @@ static void allow_users_denies_with_its_reason(void **state)
 static void socket_permissions_deny_access(void **state)
 {
 	(void)state;
-	char arpc[4096];
 	if (getuid() != 0) {
 		skip(); /* needs a second uid */
 		return;
@@ -667,9 +703,7 @@ static void socket_permissions_deny_access(void **state)
 	assert_int_equal(chmod(h.dir, 0755), 0);
 	assert_int_equal(harness_start(&h, NULL), 0);
 	assert_int_equal(client_as(UNPRIVILEGED_UID, h.endpoint), ARPC_S_ACCESS_DENIED);
-	const char *ping[] = {built("tools/arpc", arpc, sizeof(arpc)), "-e", h.endpoint, "ping",
-	                      NULL};
-	assert_int_equal(run_as(UNPRIVILEGED_UID, ping), 77);
+	assert_int_equal(ping_as(UNPRIVILEGED_UID, h.endpoint), 77);
 	assert_int_equal(harness_stop(&h), 0);
 }
 
@@ -689,7 +723,7 @@ static void max_connections_says_too_busy(void **state)
 	assert_int_equal(client_as(getuid(), h.endpoint), ARPC_S_SERVER_TOO_BUSY);
 	const char *ping[] = {built("tools/arpc", arpc, sizeof(arpc)), "-e", h.endpoint, "ping",
 	                      NULL};
-	assert_int_equal(run_as(getuid(), ping), 75); /* arpc(1): try again later */
+	assert_int_equal(run_as(getuid(), ping, NULL), 75); /* arpc(1): try again later */
 	wc_close(&first);
 	assert_int_equal(harness_stop(&h), 0);
 }
